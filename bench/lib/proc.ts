@@ -1,0 +1,108 @@
+import { fork, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { sleep } from "./clock.ts";
+
+export const ROOT = path.resolve(import.meta.dirname, "..", "..");
+/** Scratch space for generated media and child logs (git-ignored). */
+export const OUT_DIR = path.join(ROOT, "bench", "out");
+mkdirSync(OUT_DIR, { recursive: true });
+
+export const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
+
+/**
+ * TypeScript children run as `node --import tsx file.ts` rather than `npx tsx file.ts`: same loader,
+ * but one process instead of npx → tsx → node, so the pid we hold is the server itself (its RSS is
+ * what we sample, its exit is what we wait for) and IPC reaches it directly.
+ */
+export const TSX_EXEC_ARGV = ["--import", "tsx"];
+
+const children = new Set<ChildProcess>();
+
+/** Remembers a child so it is killed if the benchmark dies; only ever children we spawned. */
+export const track = <T extends ChildProcess>(child: T): T => {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+};
+
+const killTracked = () => {
+  for (const child of children) child.kill("SIGKILL");
+};
+process.once("exit", killTracked);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    killTracked();
+    process.exit(130);
+  });
+}
+
+export const spawnTracked = (cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess =>
+  track(spawn(cmd, args, { cwd: ROOT, ...options }));
+
+/** Forks a TypeScript module with an IPC channel. */
+export const forkTs = (modulePath: string, args: string[] = [], options: { stdio?: SpawnOptions["stdio"] } = {}): ChildProcess =>
+  track(fork(modulePath, args, { cwd: ROOT, execArgv: TSX_EXEC_ARGV, stdio: options.stdio ?? ["ignore", "inherit", "inherit", "ipc"] }));
+
+export const exited = (child: ChildProcess): Promise<number | null> =>
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+
+/** SIGTERM, then SIGKILL if the child has not exited within `graceMs`. */
+export const stopChild = async (child: ChildProcess, graceMs = 5000): Promise<void> => {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited(child);
+  clearTimeout(timer);
+};
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
+/** Polls `url` until it answers 2xx; fails early if `child` exits first. */
+export const waitForHttp = async (url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${url}`);
+    await sleep(200);
+  }
+};
+
+/** Resident set size and its peak, in KiB, from /proc/<pid>/status (Linux). */
+export const readRss = (pid: number): { rssKiB: number; hwmKiB: number } | null => {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+    return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
+  } catch {
+    return null;
+  }
+};
+
+/** Runs a command to completion, collecting stderr for the error message. */
+export const runToCompletion = (cmd: string, args: string[]): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const child = spawnTracked(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${stderr.trim()}`))));
+  });

@@ -1,0 +1,39 @@
+/** Order statistics for latency samples (nearest-rank percentiles: every reported value was observed). */
+
+export interface Summary {
+  count: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export const percentile = (sorted: readonly number[], p: number): number => {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+};
+
+export const summarize = (values: readonly number[]): Summary => {
+  const sorted = Float64Array.from(values).sort();
+  const arr = Array.from(sorted);
+  const sum = arr.reduce((a, v) => a + v, 0);
+  return {
+    count: arr.length,
+    min: arr[0] ?? Number.NaN,
+    p50: percentile(arr, 50),
+    p90: percentile(arr, 90),
+    p99: percentile(arr, 99),
+    max: arr.at(-1) ?? Number.NaN,
+    mean: arr.length ? sum / arr.length : Number.NaN,
+  };
+};
+
+export const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 50);
+
+/** Fixed decimals, with "–" for a missing value so tables never show NaN. */
+export const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : "–");
+
+export const ratio = (a: number, b: number, digits = 2): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(digits)}×` : "–");

@@ -1,0 +1,387 @@
+import type { StorageDriver } from "./storage-driver.ts";
+
+export interface PartRecord {
+  duration: number;
+  independent: boolean;
+  offset: number;
+  size: number;
+  /** Null once the segment left the in-memory window; read back from storage by offset. */
+  bytes: Uint8Array | null;
+  producedAtMs: number | null;
+}
+
+export interface SegmentRecord {
+  msn: number;
+  programDateTimeMs: number;
+  discontinuity: boolean;
+  initVersion: number;
+  parts: PartRecord[];
+  complete: boolean;
+  gap: boolean;
+  duration: number;
+  size: number;
+  persisted: Promise<void> | null;
+  persistedOk: boolean;
+}
+
+export interface RenditionWindow {
+  targetDuration: number;
+  partTarget: number;
+  /** Nominal segment duration (keyframe interval), used to predict when the next part starts a new segment. */
+  segmentDuration: number;
+  memorySegments: number;
+  playlistSegments: number;
+}
+
+export interface PartPush {
+  seq: number;
+  msn: number;
+  part: number;
+  duration: number;
+  independent: boolean;
+  resync: boolean;
+  programDateTimeMs: number | null;
+  discontinuity: boolean;
+  initVersion: number | null;
+  producedAtMs: number | null;
+  bytes: Uint8Array;
+}
+
+export interface SegmentPush {
+  seq: number;
+  msn: number;
+  duration: number;
+  /** A gap segment: no parts were pushed for it; needs its PROGRAM-DATE-TIME. */
+  gap?: { programDateTimeMs: number };
+  peakBitrate: number | null;
+  averageBitrate: number | null;
+}
+
+export type ApplyResult =
+  | { ok: true; duplicate: boolean }
+  | { ok: false; status: 400 | 409; error: string };
+
+const DURATION_TOLERANCE = 0.0015;
+
+/**
+ * One rendition's live window: the segments listed in its playlist (bytes of the newest few in
+ * memory, older ones in storage), the segment being written, sequence tracking for idempotent
+ * pushes, and the waiters that blocking requests park on.
+ */
+export class RenditionState {
+  readonly inits = new Map<number, Uint8Array>();
+  readonly segments: SegmentRecord[] = [];
+  discontinuitySequence = 0;
+  lastSeq = 0;
+  ended = false;
+  /** Bumped on every visible change; keys the rendered-playlist cache. */
+  version = 0;
+  lastModifiedMs = Date.now();
+  peakBitrate = 0;
+  averageBitrate = 0;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    readonly name: string,
+    readonly type: "video" | "audio",
+    readonly window: RenditionWindow,
+    private readonly storage: StorageDriver,
+    private readonly storagePrefix: string,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  get mediaSequence(): number {
+    return this.segments[0]?.msn ?? 0;
+  }
+
+  get openSegment(): SegmentRecord | null {
+    const last = this.segments.at(-1);
+    return last && !last.complete ? last : null;
+  }
+
+  get lastComplete(): SegmentRecord | null {
+    for (let i = this.segments.length - 1; i >= 0; i--) if (this.segments[i]!.complete) return this.segments[i]!;
+    return null;
+  }
+
+  /** (msn, part index) of the newest part, or null before the first part. */
+  lastPart(): { msn: number; part: number } | null {
+    const last = this.segments.at(-1);
+    if (!last || last.parts.length === 0) return null;
+    return { msn: last.msn, part: last.parts.length - 1 };
+  }
+
+  /** The part the next PRELOAD-HINT names: predicted from the nominal segment duration. */
+  nextPart(): { msn: number; part: number } | null {
+    if (this.ended) return null;
+    const open = this.openSegment;
+    if (open) {
+      const sum = open.parts.reduce((a, p) => a + p.duration, 0);
+      return sum >= this.window.segmentDuration - DURATION_TOLERANCE ? { msn: open.msn + 1, part: 0 } : { msn: open.msn, part: open.parts.length };
+    }
+    const last = this.lastComplete;
+    return last ? { msn: last.msn + 1, part: 0 } : null;
+  }
+
+  findSegment(msn: number): SegmentRecord | undefined {
+    const first = this.segments[0];
+    if (!first) return undefined;
+    const seg = this.segments[msn - first.msn];
+    return seg && seg.msn === msn ? seg : undefined;
+  }
+
+  hasInit(version: number): boolean {
+    return this.inits.has(version);
+  }
+
+  putInit(version: number, bytes: Uint8Array): ApplyResult {
+    const existing = this.inits.get(version);
+    if (existing) {
+      return equalBytes(existing, bytes)
+        ? { ok: true, duplicate: true }
+        : { ok: false, status: 409, error: `init version ${version} already exists with different bytes` };
+    }
+    this.inits.set(version, bytes);
+    this.storage.put(`${this.storagePrefix}/init${version}.mp4`, bytes).catch(this.onError);
+    return { ok: true, duplicate: false };
+  }
+
+  private partExists(msn: number, part: number): boolean {
+    const seg = this.findSegment(msn);
+    if (seg) return part < seg.parts.length;
+    return this.segments.length > 0 && msn < this.mediaSequence;
+  }
+
+  addPart(p: PartPush): ApplyResult {
+    if (this.ended) return { ok: false, status: 409, error: "rendition has ended" };
+    if (this.partExists(p.msn, p.part)) {
+      this.lastSeq = Math.max(this.lastSeq, p.seq);
+      return { ok: true, duplicate: true };
+    }
+    if (p.duration <= 0 || p.duration > this.window.partTarget + DURATION_TOLERANCE) {
+      return { ok: false, status: 400, error: `part duration ${p.duration} outside (0, PART-TARGET ${this.window.partTarget}]` };
+    }
+    const open = this.openSegment;
+    const last = this.lastComplete;
+    if (p.resync || this.segments.length === 0) {
+      if (p.part !== 0) return { ok: false, status: 400, error: "a new run must start at part 0 of a segment" };
+      if (last && p.msn <= last.msn) return { ok: false, status: 400, error: `msn ${p.msn} is not after the last segment ${last.msn}` };
+      if (open) {
+        // The run the open segment belonged to broke off: close it with what arrived so the
+        // playlist only ever grows, and mark the new run discontinuous.
+        this.closeSegment(open, open.parts.reduce((a, x) => a + x.duration, 0));
+      }
+      const gap = this.segments.length > 0 && (open ? open.msn + 1 : (last?.msn ?? -1) + 1) !== p.msn;
+      return this.openNew(p, gap || Boolean(open));
+    }
+    if (p.seq !== this.lastSeq + 1) {
+      return { ok: false, status: 400, error: `out-of-order sequence number ${p.seq}, expected ${this.lastSeq + 1}` };
+    }
+    if (open) {
+      if (p.msn !== open.msn || p.part !== open.parts.length) {
+        return { ok: false, status: 400, error: `part ${p.msn}.${p.part} out of order, expected ${open.msn}.${open.parts.length}` };
+      }
+      this.appendPart(open, p);
+      return { ok: true, duplicate: false };
+    }
+    const expected = (last?.msn ?? -1) + 1;
+    if (p.part !== 0 || p.msn !== expected) {
+      return { ok: false, status: 400, error: `part ${p.msn}.${p.part} out of order, expected ${expected}.0` };
+    }
+    return this.openNew(p, false);
+  }
+
+  private openNew(p: PartPush, forcedDiscontinuity: boolean): ApplyResult {
+    if (p.programDateTimeMs === null) return { ok: false, status: 400, error: "part 0 needs cascade-program-date-time" };
+    const initVersion = p.initVersion ?? this.segments.at(-1)?.initVersion ?? 0;
+    if (!this.inits.has(initVersion)) return { ok: false, status: 409, error: `init version ${initVersion} missing: push it first` };
+    this.segments.push({
+      msn: p.msn,
+      programDateTimeMs: p.programDateTimeMs,
+      discontinuity: (p.discontinuity || forcedDiscontinuity) && this.segments.length > 0,
+      initVersion,
+      parts: [],
+      complete: false,
+      gap: false,
+      duration: 0,
+      size: 0,
+      persisted: null,
+      persistedOk: false,
+    });
+    this.appendPart(this.segments.at(-1)!, p);
+    return { ok: true, duplicate: false };
+  }
+
+  private appendPart(seg: SegmentRecord, p: PartPush): void {
+    seg.parts.push({
+      duration: p.duration,
+      independent: p.independent,
+      offset: seg.size,
+      size: p.bytes.byteLength,
+      bytes: p.bytes,
+      producedAtMs: p.producedAtMs,
+    });
+    seg.size += p.bytes.byteLength;
+    this.lastSeq = p.seq;
+    this.changed();
+  }
+
+  completeSegment(s: SegmentPush): ApplyResult {
+    const seg = this.findSegment(s.msn);
+    if (seg?.complete || (this.segments.length > 0 && s.msn < this.mediaSequence)) {
+      this.lastSeq = Math.max(this.lastSeq, s.seq);
+      return { ok: true, duplicate: true };
+    }
+    if (s.gap) return this.addGap(s, s.gap.programDateTimeMs);
+    if (!seg || seg !== this.openSegment) return { ok: false, status: 400, error: `segment ${s.msn} is not the open segment` };
+    if (s.seq !== this.lastSeq + 1) {
+      return { ok: false, status: 400, error: `out-of-order sequence number ${s.seq}, expected ${this.lastSeq + 1}` };
+    }
+    const partSum = seg.parts.reduce((a, p) => a + p.duration, 0);
+    if (!(s.duration > 0) || Math.abs(s.duration - partSum) > 0.05) {
+      return { ok: false, status: 400, error: `segment duration ${s.duration} does not match its parts (${partSum.toFixed(4)})` };
+    }
+    if (Math.round(s.duration) > this.window.targetDuration) {
+      return { ok: false, status: 400, error: `segment duration ${s.duration} exceeds TARGETDURATION ${this.window.targetDuration}` };
+    }
+    this.lastSeq = s.seq;
+    if (s.peakBitrate && s.peakBitrate > 0) this.peakBitrate = Math.max(this.peakBitrate, s.peakBitrate);
+    if (s.averageBitrate && s.averageBitrate > 0) this.averageBitrate = s.averageBitrate;
+    this.closeSegment(seg, s.duration);
+    return { ok: true, duplicate: false };
+  }
+
+  private addGap(s: SegmentPush, programDateTimeMs: number): ApplyResult {
+    if (this.ended) return { ok: false, status: 409, error: "rendition has ended" };
+    const last = this.segments.at(-1);
+    if (!last || !last.complete || s.msn !== last.msn + 1) return { ok: false, status: 400, error: `gap segment ${s.msn} must directly follow a complete segment` };
+    if (s.seq !== this.lastSeq + 1) return { ok: false, status: 400, error: `out-of-order sequence number ${s.seq}, expected ${this.lastSeq + 1}` };
+    if (!(s.duration > 0) || Math.round(s.duration) > this.window.targetDuration) return { ok: false, status: 400, error: `gap duration ${s.duration} is invalid` };
+    this.lastSeq = s.seq;
+    this.segments.push({
+      msn: s.msn,
+      programDateTimeMs,
+      discontinuity: false,
+      initVersion: last.initVersion,
+      parts: [],
+      complete: true,
+      gap: true,
+      duration: s.duration,
+      size: 0,
+      persisted: Promise.resolve(),
+      persistedOk: true,
+    });
+    this.trim();
+    this.changed();
+    return { ok: true, duplicate: false };
+  }
+
+  private closeSegment(seg: SegmentRecord, duration: number): void {
+    seg.complete = true;
+    seg.duration = duration;
+    if (!this.peakBitrate && duration > 0) this.peakBitrate = (seg.size * 8) / duration;
+    const body = concat(seg.parts.map((p) => p.bytes!));
+    seg.persisted = this.storage.put(`${this.storagePrefix}/seg${seg.msn}.m4s`, body).then(
+      () => {
+        seg.persistedOk = true;
+        this.trim();
+      },
+      (err) => this.onError(err),
+    );
+    this.trim();
+    this.changed();
+  }
+
+  /** Keeps memory bounded: bytes only for the newest segments, metadata only for the playlist window. */
+  private trim(): void {
+    const complete = this.segments.filter((s) => s.complete);
+    const inMemory = this.window.memorySegments;
+    for (const seg of complete.slice(0, Math.max(0, complete.length - inMemory))) {
+      if (seg.persistedOk) for (const p of seg.parts) p.bytes = null;
+    }
+    while (this.segments.filter((s) => s.complete).length > this.window.playlistSegments) {
+      const head = this.segments[0]!;
+      if (!head.persistedOk) break;
+      this.segments.shift();
+      // DISCONTINUITY-SEQUENCE counts the discontinuities that left the playlist (RFC §4.4.3.3).
+      if (head.discontinuity) this.discontinuitySequence++;
+      this.changed();
+    }
+  }
+
+  end(): boolean {
+    if (this.ended) return false;
+    const open = this.openSegment;
+    if (open) this.closeSegment(open, open.parts.reduce((a, p) => a + p.duration, 0));
+    this.ended = true;
+    this.changed();
+    return true;
+  }
+
+  async readPart(msn: number, part: number): Promise<Uint8Array | null> {
+    const seg = this.findSegment(msn);
+    const rec = seg?.parts[part];
+    if (!seg || !rec) return null;
+    if (rec.bytes) return rec.bytes;
+    return this.storage.getRange(`${this.storagePrefix}/seg${msn}.m4s`, rec.offset, rec.size);
+  }
+
+  async readSegment(msn: number): Promise<Uint8Array | null> {
+    const seg = this.findSegment(msn);
+    if (seg && (!seg.complete || seg.gap)) return null;
+    if (seg && seg.parts.every((p) => p.bytes)) return concat(seg.parts.map((p) => p.bytes!));
+    if (!seg && (this.segments.length === 0 || msn >= this.mediaSequence)) return null;
+    return this.storage.get(`${this.storagePrefix}/seg${msn}.m4s`);
+  }
+
+  async readInit(version: number): Promise<Uint8Array | null> {
+    return this.inits.get(version) ?? null;
+  }
+
+  /** Resolves true as soon as `ready()` holds after a change, false on timeout or abort. */
+  waitFor(ready: () => boolean, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (ready()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const finish = (value: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        signal?.removeEventListener("abort", onAbort);
+        resolve(value);
+      };
+      const check = () => {
+        if (ready()) finish(true);
+        else if (this.ended) finish(ready());
+      };
+      const onAbort = () => finish(false);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.waiters.add(check);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  get waiterCount(): number {
+    return this.waiters.size;
+  }
+
+  private changed(): void {
+    this.version++;
+    this.lastModifiedMs = Date.now();
+    for (const check of [...this.waiters]) check();
+  }
+}
+
+const concat = (chunks: Uint8Array[]): Uint8Array => {
+  const out = new Uint8Array(chunks.reduce((a, c) => a + c.byteLength, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+};
+
+const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+};

@@ -1,0 +1,106 @@
+import type { StreamManifest } from "../../shared/push-protocol.ts";
+import { RenditionState, type RenditionWindow } from "./rendition-state.ts";
+import type { StorageDriver } from "./storage-driver.ts";
+
+export interface WindowConfig {
+  memorySegments: number;
+  playlistSegments: number;
+}
+
+export interface LiveStream {
+  id: string;
+  /** Distinguishes broadcasts of the same stream id in storage. */
+  sessionId: string;
+  startedAt: number;
+  manifest: StreamManifest;
+  renditions: Map<string, RenditionState>;
+  ended: boolean;
+  /** Bumped when the set of renditions or their measured bitrates change (multivariant cache key). */
+  manifestVersion: number;
+}
+
+export type ManifestResult = { ok: true; created: boolean } | { ok: false; status: 400 | 409; error: string };
+
+/** All live streams on this origin, keyed by stream id. */
+export class StreamRegistry {
+  private readonly streams = new Map<string, LiveStream>();
+
+  constructor(
+    private readonly storage: StorageDriver,
+    private readonly windows: WindowConfig,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  get(id: string): LiveStream | undefined {
+    return this.streams.get(id);
+  }
+
+  list(): LiveStream[] {
+    return [...this.streams.values()];
+  }
+
+  /** Applies a manifest push: creates the stream, or updates its rendition set (a dropped rung). */
+  applyManifest(id: string, manifest: StreamManifest): ManifestResult {
+    const existing = this.streams.get(id);
+    if (existing && !existing.ended) {
+      const m = existing.manifest;
+      if (m.targetDuration !== manifest.targetDuration || Math.abs(m.partTarget - manifest.partTarget) > 1e-6) {
+        return { ok: false, status: 409, error: "targetDuration and partTarget cannot change during a stream" };
+      }
+      for (const r of manifest.renditions) {
+        const state = existing.renditions.get(r.name);
+        if (state?.ended) return { ok: false, status: 409, error: `rendition ${r.name} has ended` };
+        if (!state) existing.renditions.set(r.name, this.newRendition(existing, r.name, r.type));
+      }
+      for (const [name, state] of existing.renditions) {
+        if (!manifest.renditions.some((r) => r.name === name)) state.end();
+      }
+      const changed = JSON.stringify(m) !== JSON.stringify(manifest);
+      existing.manifest = manifest;
+      if (changed) existing.manifestVersion++;
+      return { ok: true, created: false };
+    }
+    const startedAt = Date.now();
+    const stream: LiveStream = {
+      id,
+      sessionId: String(startedAt),
+      startedAt,
+      manifest,
+      renditions: new Map(),
+      ended: false,
+      manifestVersion: 1,
+    };
+    for (const r of manifest.renditions) stream.renditions.set(r.name, this.newRendition(stream, r.name, r.type));
+    this.streams.set(id, stream);
+    return { ok: true, created: true };
+  }
+
+  private newRendition(stream: LiveStream, name: string, type: "video" | "audio"): RenditionState {
+    const m = stream.manifest;
+    const window: RenditionWindow = {
+      targetDuration: m.targetDuration,
+      partTarget: m.partTarget,
+      segmentDuration: m.segmentDuration ?? m.targetDuration,
+      // Parts must stay fetchable ≥ 3 × TD after their tags go (which happens 3 × TD from the end).
+      memorySegments: Math.max(this.windows.memorySegments, Math.ceil((6 * m.targetDuration) / (m.segmentDuration ?? m.targetDuration)) + 1),
+      playlistSegments: Math.max(this.windows.playlistSegments, 6),
+    };
+    return new RenditionState(name, type, window, this.storage, `${stream.id}/${stream.sessionId}/${name}`, this.onError);
+  }
+
+  end(id: string): boolean {
+    const stream = this.streams.get(id);
+    if (!stream || stream.ended) return false;
+    stream.ended = true;
+    for (const r of stream.renditions.values()) r.end();
+    stream.manifestVersion++;
+    return true;
+  }
+
+  /** Renditions that are listed in the multivariant playlist. */
+  activeRenditions(stream: LiveStream): RenditionState[] {
+    return stream.manifest.renditions
+      .map((r) => stream.renditions.get(r.name))
+      .filter((r): r is RenditionState => r !== undefined && (!r.ended || stream.ended));
+  }
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_LADDER } from "../../shared/ladder.ts";
+import { buildTranscodeArgs, outputFds, type TranscodeJob } from "./build-args.ts";
+
+const job = (over: Partial<TranscodeJob> = {}): TranscodeJob => ({
+  encoder: "libx264",
+  video: DEFAULT_LADDER.video.map((rung) => ({ rung, fps: 30, gopFrames: 60, fragDurationUs: 483333 })),
+  audio: { rung: DEFAULT_LADDER.audio, fragDurationUs: 480000 },
+  segmentDuration: 2,
+  movflags: new Set(["empty_moov", "default_base_moof", "frag_keyframe", "cmaf", "skip_sidx", "skip_trailer"]),
+  statsPeriod: true,
+  ...over,
+});
+
+const outputsOf = (args: string[]) => args.filter((a) => a.startsWith("pipe:") && a !== "pipe:0" && a !== "pipe:1");
+
+describe("buildTranscodeArgs", () => {
+  it("decodes once, splits, and writes one fragmented MP4 per rendition to fds 3…", () => {
+    const args = buildTranscodeArgs(job());
+    expect(args.filter((a) => a === "-i")).toHaveLength(1);
+    expect(args[args.indexOf("-i") + 1]).toBe("pipe:0");
+    const graph = args[args.indexOf("-filter_complex") + 1]!;
+    expect(graph).toMatch(/^\[0:v\]split=3\[s0\]\[s1\]\[s2\];/);
+    expect(graph).toContain("scale=1280:720");
+    expect(graph).toContain("fps=30");
+    expect(outputsOf(args)).toEqual(["pipe:3", "pipe:4", "pipe:5", "pipe:6"]);
+    expect(outputFds(job())).toEqual([3, 4, 5, 6]);
+    expect(args).toContain("-progress");
+  });
+
+  it("libx264: veryfast zerolatency, fixed GOP, no scene-cut keyframes, forced keyframes every segment", () => {
+    const args = buildTranscodeArgs(job());
+    const first = args.slice(args.indexOf("[v0]"));
+    expect(first.slice(0, 40).join(" ")).toMatch(/-c:v libx264 -preset veryfast -tune zerolatency -profile:v high -sc_threshold 0/);
+    expect(first).toContain("-g");
+    expect(first[first.indexOf("-g") + 1]).toBe("60");
+    expect(first[first.indexOf("-keyint_min") + 1]).toBe("60");
+    expect(first[first.indexOf("-force_key_frames") + 1]).toBe("expr:gte(t,n_forced*2-0.0167)");
+    expect(first[first.indexOf("-b:v") + 1]).toBe("3000k");
+    expect(first[first.indexOf("-frag_duration") + 1]).toBe("483333");
+  });
+
+  it("adapts the movflags to the binary (old ffmpeg has no cmaf)", () => {
+    const modern = buildTranscodeArgs(job());
+    expect(modern[modern.indexOf("-movflags") + 1]).toBe("+frag_keyframe+empty_moov+default_base_moof+cmaf+skip_sidx+skip_trailer");
+    const old = buildTranscodeArgs(job({ movflags: new Set(["empty_moov", "default_base_moof", "frag_keyframe"]), statsPeriod: false }));
+    expect(old[old.indexOf("-movflags") + 1]).toBe("+frag_keyframe+empty_moov+default_base_moof");
+    expect(old).not.toContain("-stats_period");
+  });
+
+  it("uses the hardware encoder options when NVENC was detected", () => {
+    const args = buildTranscodeArgs(job({ encoder: "h264_nvenc" }));
+    const joined = args.join(" ");
+    expect(joined).toContain("-c:v h264_nvenc");
+    expect(joined).toContain("-no-scenecut 1");
+    expect(joined).toContain("-forced-idr 1");
+    expect(joined).not.toContain("libx264");
+  });
+
+  it("AAC audio goes to its own output; no audio output without audio", () => {
+    const args = buildTranscodeArgs(job());
+    const audio = args.slice(args.lastIndexOf("-map"));
+    expect(audio.slice(0, 12).join(" ")).toMatch(/-map 0:a -vn -c:a aac -b:a 128k -ar 48000 -ac 2/);
+    const silent = buildTranscodeArgs(job({ audio: null }));
+    expect(silent.join(" ")).not.toContain("-c:a");
+    expect(outputsOf(silent)).toEqual(["pipe:3", "pipe:4", "pipe:5"]);
+  });
+
+  it("a single rung needs no split", () => {
+    const args = buildTranscodeArgs(job({ video: [{ rung: DEFAULT_LADDER.video[2]!, fps: 25, gopFrames: 50, fragDurationUs: 460000 }] }));
+    expect(args[args.indexOf("-filter_complex") + 1]).toMatch(/^\[0:v\]null\[s0\];\[s0\]fps=25,scale=640:360/);
+  });
+});

@@ -1,0 +1,86 @@
+import type { AudioRung, VideoRung } from "../../shared/ladder.ts";
+import { fpsRational } from "./part-plan.ts";
+import type { H264Encoder } from "./probe.ts";
+
+/** Everything one ladder run needs; `buildTranscodeArgs` turns it into an ffmpeg argument list. */
+export interface TranscodeJob {
+  encoder: H264Encoder;
+  vaapiDevice?: string;
+  /** Video rungs with their output fps already capped to the source. */
+  video: Array<{ rung: VideoRung; fps: number; gopFrames: number; fragDurationUs: number }>;
+  audio: { rung: AudioRung; fragDurationUs: number } | null;
+  segmentDuration: number;
+  movflags: ReadonlySet<string>;
+  statsPeriod: boolean;
+  /** Input is FLV on stdin; outputs go to fds 3, 4, … in the order video…, audio. */
+  input?: { format: "flv"; url: string } | { format: "lavfi"; url: string; audioUrl?: string };
+}
+
+/** Output file descriptor of each rendition: video rungs first, then audio. */
+export const outputFds = (job: TranscodeJob): number[] => job.video.map((_, i) => 3 + i).concat(job.audio ? [3 + job.video.length] : []);
+
+const fmp4Flags = (movflags: ReadonlySet<string>): string => {
+  const flags = ["frag_keyframe", "empty_moov", "default_base_moof"];
+  for (const optional of ["cmaf", "skip_sidx", "skip_trailer"]) if (movflags.has(optional)) flags.push(optional);
+  return `+${flags.join("+")}`;
+};
+
+const encoderArgs = (job: TranscodeJob, v: TranscodeJob["video"][number]): string[] => {
+  const kbps = v.rung.bitrateKbps;
+  const rate = [`-b:v`, `${kbps}k`, `-maxrate`, `${Math.round(kbps * 1.1)}k`, `-bufsize`, `${kbps}k`];
+  const gop = ["-g", String(v.gopFrames), "-keyint_min", String(v.gopFrames)];
+  switch (job.encoder) {
+    case "h264_nvenc":
+      return ["-c:v", "h264_nvenc", "-preset", "p2", "-tune", "ll", "-rc", "cbr", "-zerolatency", "1", "-no-scenecut", "1", "-forced-idr", "1", "-bf", "0", "-profile:v", v.rung.profile, ...gop, ...rate];
+    case "h264_vaapi":
+      return ["-c:v", "h264_vaapi", "-rc_mode", "CBR", "-bf", "0", "-profile:v", v.rung.profile, ...gop, ...rate];
+    case "h264_qsv":
+      return ["-c:v", "h264_qsv", "-preset", "veryfast", "-look_ahead", "0", "-bf", "0", "-profile:v", v.rung.profile, ...gop, ...rate];
+    case "libx264":
+      return ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", v.rung.profile, "-sc_threshold", "0", "-x264-params", "open-gop=0:scenecut=0", ...gop, ...rate];
+  }
+};
+
+/**
+ * Decode once, split, scale each rung, encode, and write one fragmented MP4 per rendition to its
+ * own pipe; each fragment is one LL-HLS part (see part-plan.ts for the fragment duration).
+ */
+export const buildTranscodeArgs = (job: TranscodeJob): string[] => {
+  const input = job.input ?? { format: "flv", url: "pipe:0" };
+  const args = ["-hide_banner", "-nostdin", "-loglevel", "warning", "-nostats", "-progress", "pipe:1"];
+  if (job.statsPeriod) args.push("-stats_period", "0.5");
+  if (job.encoder === "h264_vaapi" && job.vaapiDevice) args.push("-vaapi_device", job.vaapiDevice);
+  if (input.format === "flv") {
+    args.push("-fflags", "+nobuffer", "-analyzeduration", "1000000", "-f", "flv", "-i", input.url);
+  } else {
+    // Synthetic input (tests, benchmarks): as fast as the encoders go.
+    args.push("-f", "lavfi", "-i", input.url);
+    if (input.audioUrl) args.push("-f", "lavfi", "-i", input.audioUrl);
+  }
+  const n = job.video.length;
+  const hw = job.encoder === "h264_vaapi" ? ",format=nv12,hwupload" : "";
+  const chains = job.video.map(
+    (v, i) =>
+      `[s${i}]fps=${fpsRational(v.fps)},scale=${v.rung.width}:${v.rung.height}:force_original_aspect_ratio=decrease:force_divisible_by=2,format=yuv420p${hw}[v${i}]`,
+  );
+  const split = n > 1 ? `[0:v]split=${n}${job.video.map((_, i) => `[s${i}]`).join("")}` : `[0:v]null[s0]`;
+  args.push("-filter_complex", [split, ...chains].join(";"));
+  const fds = outputFds(job);
+  const common = (fd: number, fragUs: number) => [
+    "-f", "mp4", "-movflags", fmp4Flags(job.movflags), "-frag_duration", String(fragUs), "-flush_packets", "1", `pipe:${fd}`,
+  ];
+  job.video.forEach((v, i) => {
+    // Half a frame of slack so float rounding of t never skips a boundary; -g keeps the same cadence.
+    const keyframes = `expr:gte(t,n_forced*${job.segmentDuration}-${(0.5 / v.fps).toFixed(4)})`;
+    args.push("-map", `[v${i}]`, "-an", ...encoderArgs(job, v), "-force_key_frames", keyframes, ...common(fds[i]!, v.fragDurationUs));
+  });
+  if (job.audio) {
+    const a = job.audio.rung;
+    const audioInput = input.format === "lavfi" && input.audioUrl ? "1:a" : "0:a";
+    args.push(
+      "-map", audioInput, "-vn", "-c:a", "aac", "-b:a", `${a.bitrateKbps}k`, "-ar", String(a.sampleRate), "-ac", String(a.channels),
+      ...common(fds[n]!, job.audio.fragDurationUs),
+    );
+  }
+  return args;
+};

@@ -1,0 +1,151 @@
+import { serve, type ServerType } from "@hono/node-server";
+import { Hono } from "hono";
+import pino, { type Logger } from "pino";
+import type { StreamEvent } from "../shared/events.ts";
+import { signNodeToken } from "../shared/tokens.ts";
+import { LocalKeyList } from "./auth/local-keys.ts";
+import type { TranscoderConfig } from "./config.ts";
+import { probeFfmpeg, type FfmpegCapabilities } from "./ffmpeg/probe.ts";
+import { createRtmpServer } from "./ingest/index.ts";
+import type { PublishAuthorizer, PublishSession, RtmpServer } from "./ingest/types.ts";
+import { createTranscoderMetrics } from "./metrics.ts";
+import { StreamPipeline } from "./pipeline/stream-pipeline.ts";
+import { PushClient } from "./push/push-client.ts";
+
+export interface TranscoderNodeOptions extends TranscoderConfig {
+  logger?: Logger;
+  authorizer?: PublishAuthorizer;
+  caps?: FfmpegCapabilities;
+}
+
+const jsonError = (status: number, error: string) =>
+  new Response(JSON.stringify({ error }), { status, headers: { "content-type": "application/json" } });
+
+/** A transcoder node: RTMP ingest, one ladder pipeline per stream, push to origins, control API. */
+export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
+  const log = config.logger ?? pino({ name: "gpu-transcoder" });
+  const metrics = createTranscoderMetrics();
+  const caps = config.caps ?? (await probeFfmpeg());
+  log.info(
+    { event: "ffmpeg_probed", path: caps.path, source: caps.source, version: caps.version, encoder: caps.h264Encoder, reasons: caps.encoderReasons, cmaf: caps.movflags.has("cmaf"), statsPeriod: caps.statsPeriod },
+    "ffmpeg probed",
+  );
+  const authorizer =
+    config.authorizer ??
+    (config.streamKeysFile ? LocalKeyList.fromFile(config.streamKeysFile) : LocalKeyList.fromSpec(config.streamKeys ?? ""));
+  const token = await signNodeToken(config.nodeSecret, config.nodeId);
+  const pipelines = new Map<string, StreamPipeline>();
+  const events: StreamEvent[] = [];
+
+  const onEvent = (e: StreamEvent) => {
+    events.push(e);
+    if (events.length > 500) events.splice(0, events.length - 500);
+    metrics.events.inc({ type: e.type });
+    log.info({ event: "stream_event", type: e.type, stream: e.streamId, severity: e.severity, data: e.data }, e.type);
+  };
+
+  const updateGauges = () => {
+    for (const state of ["starting", "live", "reconnecting"]) metrics.streams.set({ state }, [...pipelines.values()].filter((p) => p.state === state).length);
+  };
+
+  const onPublish = (session: PublishSession) => {
+    let pipeline = pipelines.get(session.streamId);
+    if (!pipeline || pipeline.state === "ended") {
+      const push = new PushClient({
+        streamId: session.streamId,
+        origins: config.origins,
+        token,
+        logger: log,
+        onFailover: () => metrics.failovers.inc(),
+        onPushed: (item, ms) => metrics.pushLatency.observe({ kind: item.kind }, ms / 1000),
+      });
+      const created: StreamPipeline = new StreamPipeline({
+        streamId: session.streamId,
+        caps,
+        ladder: config.ladder,
+        partTarget: config.partTarget,
+        segmentDuration: config.segmentDuration,
+        push,
+        log,
+        graceMs: config.graceMs,
+        realtime: { minSpeed: config.minSpeed, slowPeriodMs: config.slowPeriodMs },
+        onEvent,
+        onEnded: () => {
+          if (pipelines.get(session.streamId) === created) pipelines.delete(session.streamId);
+          metrics.speed.remove({ stream: session.streamId });
+          updateGauges();
+        },
+        onPartProduced: () => metrics.parts.inc(),
+      });
+      pipeline = created;
+      pipelines.set(session.streamId, pipeline);
+    }
+    pipeline.attach(session);
+    updateGauges();
+  };
+
+  const rtmp: RtmpServer = createRtmpServer({
+    host: config.rtmpHost,
+    port: config.rtmpPort,
+    authorize: {
+      authorize: async (req) => {
+        const result = await authorizer.authorize(req);
+        if (!result.ok) metrics.publishRefused.inc();
+        return result;
+      },
+    },
+    logger: log,
+    onPublish,
+  });
+
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok", node: config.nodeId, encoder: caps.h264Encoder, streams: pipelines.size }));
+  app.get("/metrics", async () => {
+    for (const [id, p] of pipelines) metrics.speed.set({ stream: id }, p.speed);
+    return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+  });
+  app.get("/streams", (c) =>
+    c.json(
+      [...pipelines.entries()].map(([id, p]) => ({
+        id,
+        state: p.state,
+        renditions: p.activeRenditions,
+        speed: Number(p.speed.toFixed(3)),
+        startedAt: new Date(p.startedAt).toISOString(),
+      })),
+    ),
+  );
+  app.get("/events", (c) => {
+    const stream = c.req.query("stream");
+    if (stream !== undefined && !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(stream)) return jsonError(400, "invalid stream id");
+    return c.json(stream ? events.filter((e) => e.streamId === stream) : events);
+  });
+  app.get("/capabilities", (c) =>
+    c.json({ ffmpeg: caps.version, source: caps.source, encoder: caps.h264Encoder, reasons: caps.encoderReasons, cmaf: caps.movflags.has("cmaf") }),
+  );
+  app.notFound(() => jsonError(404, "not found"));
+
+  let http: ServerType | null = null;
+  return {
+    caps,
+    log,
+    pipelines,
+    events,
+    async listen(): Promise<{ rtmpPort: number; controlPort: number }> {
+      const { port: rtmpPort } = await rtmp.listen();
+      const controlPort = await new Promise<number>((resolve, reject) => {
+        http = serve({ fetch: app.fetch, hostname: config.controlHost, port: config.controlPort }, (info) => resolve(info.port));
+        http.once("error", reject);
+      });
+      log.info({ event: "listening", rtmpPort, controlPort, origins: config.origins }, "gpu-transcoder listening");
+      return { rtmpPort, controlPort };
+    },
+    async close(): Promise<void> {
+      await Promise.all([...pipelines.values()].map((p) => p.end("node shutting down")));
+      await rtmp.close();
+      await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
+    },
+  };
+};
+
+export type TranscoderNode = Awaited<ReturnType<typeof createTranscoderNode>>;

@@ -1,0 +1,431 @@
+import type { Logger } from "pino";
+import { streamEvent, type Severity, type StreamEvent, type StreamEventType } from "../../shared/events.ts";
+import { fitLadderToSource, type Ladder } from "../../shared/ladder.ts";
+import type { InitInfo } from "../../shared/mp4/index.ts";
+import type { ManifestRendition, StreamManifest } from "../../shared/push-protocol.ts";
+import type { TranscodeJob } from "../ffmpeg/build-args.ts";
+import { planParts, type PartPlan } from "../ffmpeg/part-plan.ts";
+import type { FfmpegCapabilities } from "../ffmpeg/probe.ts";
+import { encodeFlvHeader, encodeFlvTag, isSequenceHeader, isVideoKeyframe, parseOnMetaData } from "../ingest/flv.ts";
+import type { FlvTag, PublishSession } from "../ingest/types.ts";
+import { PartCutter, type Chunk } from "../packager/part-cutter.ts";
+import type { PushClient } from "../push/push-client.ts";
+import { ArrivalClock } from "./arrival-clock.ts";
+import { LadderRun } from "./ladder-run.ts";
+import { ProgressMonitor } from "./progress-monitor.ts";
+
+export interface PipelineOptions {
+  streamId: string;
+  caps: FfmpegCapabilities;
+  ladder: Ladder;
+  partTarget: number;
+  segmentDuration: number;
+  push: PushClient;
+  log: Logger;
+  /** Publisher reconnect grace period. */
+  graceMs: number;
+  realtime: { minSpeed: number; slowPeriodMs: number };
+  onEvent: (e: StreamEvent) => void;
+  onEnded: () => void;
+  onPartProduced?: (rendition: string) => void;
+}
+
+export type PipelineState = "starting" | "live" | "reconnecting" | "ended";
+
+interface RenditionRuntime {
+  name: string;
+  type: "video" | "audio";
+  cutter: PartCutter;
+  initBytes: Uint8Array | null;
+  initVersion: number;
+  info: ManifestRendition | null;
+  peakBitrate: number;
+  totalBytes: number;
+  totalSeconds: number;
+}
+
+/** Max bytes queued into ffmpeg's stdin before the input is thinned to keyframes (the encoder fell behind). */
+const STDIN_HIGH_WATER = 8 * 1024 * 1024;
+
+/**
+ * The life of one stream on this node: feeds the publisher's FLV into a ladder run, packages its
+ * outputs into parts and segments, pushes them, degrades when encoding falls behind real time,
+ * and keeps the playlists going across a publisher reconnect within the grace period.
+ */
+export class StreamPipeline {
+  state: PipelineState = "starting";
+  private session: PublishSession | null = null;
+  private run: LadderRun | null = null;
+  private plan: PartPlan | null = null;
+  private ladder: Ladder | null = null;
+  private hasAudio = false;
+  private readonly renditions = new Map<string, RenditionRuntime>();
+  private readonly clock = new ArrivalClock();
+  private headers: { meta: FlvTag | null; video: FlvTag | null; audio: FlvTag | null } = { meta: null, video: null, audio: null };
+  private runInputStartTs: number | null = null;
+  private waitingForKeyframe = true;
+  private pendingStart: FlvTag[] = [];
+  private graceTimer: NodeJS.Timeout | null = null;
+  private restarting = false;
+  private restarts = 0;
+  private manifestPushed = false;
+  private monitor: ProgressMonitor | null = null;
+  /** Duration and PROGRAM-DATE-TIME of recent segments by MSN, to fill a lagging rendition with gaps. */
+  private readonly recentSegments = new Map<number, { duration: number; pdtMs: number }>();
+  private startDeadline: NodeJS.Timeout | null = null;
+  readonly startedAt = Date.now();
+
+  constructor(private readonly o: PipelineOptions) {}
+
+  get speed(): number {
+    return this.monitor?.speed ?? 0;
+  }
+
+  get activeRenditions(): string[] {
+    return this.run?.renditions ?? [];
+  }
+
+  get currentLadder(): Ladder | null {
+    return this.ladder;
+  }
+
+  private emit(type: StreamEventType, severity: Severity, data: Record<string, unknown> = {}): void {
+    this.o.onEvent(streamEvent(type, this.o.streamId, severity, data));
+  }
+
+  /** A publisher (the first, or a reconnect within the grace period) starts sending. */
+  attach(session: PublishSession): void {
+    if (this.state === "ended") throw new Error("pipeline has ended");
+    if (this.graceTimer) {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = null;
+      this.emit("connection_restored", "info", { remoteAddress: session.remoteAddress });
+    }
+    this.session = session;
+    this.waitingForKeyframe = true;
+    this.pendingStart = [];
+    this.headers = { meta: null, video: null, audio: null };
+    session.on("tag", (tag) => this.onTag(session, tag));
+    session.on("close", (reason) => void this.onPublisherClosed(session, reason));
+  }
+
+  private onTag(session: PublishSession, tag: FlvTag): void {
+    if (session !== this.session) return;
+    if (tag.type === 18) {
+      if (parseOnMetaData(tag.data)) this.headers.meta = tag;
+      return;
+    }
+    if (tag.type === 9) this.clock.record(tag.timestamp, tag.arrivalMs);
+    if (isSequenceHeader(tag.type, tag.data)) {
+      if (tag.type === 9) this.headers.video = tag;
+      else this.headers.audio = tag;
+      if (this.run && !this.waitingForKeyframe) this.write(tag);
+      return;
+    }
+    if (this.waitingForKeyframe) {
+      if (tag.type === 9 && isVideoKeyframe(tag.data)) {
+        this.waitingForKeyframe = false;
+        this.pendingStart = [tag];
+        // Give audio up to a second to show up before deciding the stream has none.
+        if (!this.run) this.startDeadline ??= setTimeout(() => this.startRun(), this.headers.audio ? 0 : 1000);
+      }
+      return;
+    }
+    if (!this.run) {
+      this.pendingStart.push(tag);
+      if (this.headers.audio && this.startDeadline) {
+        clearTimeout(this.startDeadline);
+        this.startDeadline = null;
+        this.startRun();
+      }
+      return;
+    }
+    this.write(tag);
+  }
+
+  private write(tag: FlvTag): void {
+    const run = this.run;
+    if (!run?.running || this.restarting) return;
+    if (run.stdin.writableLength > STDIN_HIGH_WATER) {
+      // ffmpeg is not keeping up and the guard has not acted yet: drop until the next keyframe.
+      this.waitingForKeyframe = tag.type !== 9 || !isVideoKeyframe(tag.data);
+      if (this.waitingForKeyframe) return;
+    }
+    this.runInputStartTs ??= tag.timestamp;
+    run.stdin.write(encodeFlvTag({ type: tag.type, timestamp: tag.timestamp, data: tag.data }));
+  }
+
+  /** Starts (or restarts) the ffmpeg ladder with the stored stream headers, from a keyframe. */
+  private startRun(): void {
+    this.startDeadline = null;
+    if (this.run?.running || this.state === "ended" || !this.session) return;
+    if (!this.headers.video) {
+      this.o.log.error({ event: "no_video_header", stream: this.o.streamId }, "publisher sent no AVC sequence header");
+      this.session.close("no H.264 sequence header");
+      return;
+    }
+    if (!this.plan || !this.ladder) {
+      this.hasAudio = this.headers.audio !== null;
+      const meta = this.headers.meta ? parseOnMetaData(this.headers.meta.data) : null;
+      const source = meta?.width && meta.height ? { width: meta.width, height: meta.height } : null;
+      this.ladder = fitLadderToSource(this.o.ladder, source);
+      const sourceFps = meta?.framerate;
+      const fpsOf = (fps: number) => (sourceFps && sourceFps < fps - 0.01 ? sourceFps : fps);
+      this.plan = planParts({
+        partTarget: this.o.partTarget,
+        segmentDuration: this.o.segmentDuration,
+        videoFps: [...new Set(this.ladder.video.map((r) => fpsOf(r.fps)))],
+        audioSampleRate: this.hasAudio ? this.ladder.audio.sampleRate : null,
+      });
+      this.o.log.info(
+        {
+          event: "ladder_planned",
+          stream: this.o.streamId,
+          source,
+          sourceFps,
+          rungs: this.ladder.video.map((r) => r.name),
+          partTarget: this.plan.partTarget,
+          targetDuration: this.plan.targetDuration,
+          segmentDuration: this.plan.segmentDuration,
+          encoder: this.o.caps.h264Encoder,
+        },
+        "ladder planned",
+      );
+      for (const r of this.ladder.video) this.ensureRendition(r.name, "video");
+      if (this.hasAudio) this.ensureRendition(this.ladder.audio.name, "audio");
+    }
+    const plan = this.plan;
+    const ladder = this.ladder;
+    const fpsOf = (fps: number) => [...plan.video.keys()].find((f) => f <= fps + 0.01) ?? fps;
+    const job: TranscodeJob = {
+      encoder: this.o.caps.h264Encoder,
+      ...(this.o.caps.vaapiDevice ? { vaapiDevice: this.o.caps.vaapiDevice } : {}),
+      video: ladder.video.map((rung) => {
+        const fps = fpsOf(rung.fps);
+        const vp = plan.video.get(fps)!;
+        return { rung, fps, gopFrames: plan.gopFrames.get(fps)!, fragDurationUs: vp.fragDurationUs };
+      }),
+      audio: this.hasAudio && plan.audio ? { rung: ladder.audio, fragDurationUs: plan.audio.fragDurationUs } : null,
+      segmentDuration: plan.segmentDuration,
+      movflags: this.o.caps.movflags,
+      statsPeriod: this.o.caps.statsPeriod,
+    };
+    for (const r of this.renditions.values()) r.cutter.startNewRun().forEach((o) => this.handleCut(r, o));
+    // Keep every rendition on the same MSN when a new run starts: a rendition whose media ended
+    // before the last boundary of the old run gets EXT-X-GAP segments for the MSNs it lacks.
+    const next = Math.max(0, ...[...this.renditions.values()].map((r) => r.cutter.upcomingMsn));
+    for (const r of this.renditions.values()) {
+      for (let msn = r.cutter.upcomingMsn; msn < next; msn++) {
+        const info = this.recentSegments.get(msn) ?? { duration: 0.1, pdtMs: Date.now() };
+        this.o.push.pushSegment(r.name, { msn, duration: info.duration, peakBitrate: r.peakBitrate, averageBitrate: 0, gapProgramDateTimeMs: info.pdtMs });
+      }
+      r.cutter.setNextMsn(next);
+    }
+    this.runInputStartTs = null;
+    this.monitor = new ProgressMonitor(this.o.realtime.minSpeed, this.o.realtime.slowPeriodMs, (speed, forMs) => void this.dropTopRung(speed, forMs));
+    const run = new LadderRun(this.o.caps.path, job, {
+      onInit: (name, bytes, info) => this.onInit(name, bytes, info),
+      onChunk: (name, chunk) => this.onChunk(name, chunk),
+      onProgress: (text) => this.monitor?.feed(text),
+      onExit: (code, signal, tail) => this.onRunExit(run, code, signal, tail),
+    }, this.o.log.child({ stream: this.o.streamId }));
+    this.run = run;
+    run.stdin.write(encodeFlvHeader({ audio: this.hasAudio, video: true }));
+    for (const h of [this.headers.meta, this.headers.video, this.headers.audio]) {
+      if (h) run.stdin.write(encodeFlvTag({ type: h.type, timestamp: h.timestamp, data: h.data }));
+    }
+    const backlog = this.pendingStart;
+    this.pendingStart = [];
+    for (const tag of backlog) this.write(tag);
+    if (this.state === "starting" || this.state === "reconnecting") {
+      this.state = "live";
+    }
+  }
+
+  private ensureRendition(name: string, type: "video" | "audio"): RenditionRuntime {
+    let r = this.renditions.get(name);
+    if (!r) {
+      r = {
+        name,
+        type,
+        cutter: new PartCutter({ type, segmentDuration: this.plan!.segmentDuration }),
+        initBytes: null,
+        initVersion: -1,
+        info: null,
+        peakBitrate: 0,
+        totalBytes: 0,
+        totalSeconds: 0,
+      };
+      this.renditions.set(name, r);
+    }
+    return r;
+  }
+
+  private onInit(name: string, bytes: Uint8Array, info: InitInfo): void {
+    const r = this.renditions.get(name);
+    const track = info.tracks[0];
+    if (!r || !track) return;
+    if (!r.initBytes || !sameBytes(r.initBytes, bytes)) {
+      r.initVersion++;
+      r.initBytes = bytes;
+      this.o.push.pushInit(name, r.initVersion, bytes);
+    }
+    const ladder = this.ladder!;
+    const rung = ladder.video.find((v) => v.name === name);
+    r.info = rung
+      ? { name, type: "video", codecs: track.codec, bitrate: rung.bitrateKbps * 1000, width: track.width ?? rung.width, height: track.height ?? rung.height, fps: this.run?.job.video.find((v) => v.rung.name === name)?.fps ?? rung.fps }
+      : { name, type: "audio", codecs: track.codec, bitrate: ladder.audio.bitrateKbps * 1000, language: ladder.audio.language, channels: track.channels ?? ladder.audio.channels };
+    this.maybePushManifest();
+  }
+
+  private manifest(): StreamManifest | null {
+    const names = this.run?.renditions ?? [];
+    const infos = names.map((n) => this.renditions.get(n)?.info ?? null);
+    if (infos.some((i) => i === null)) return null;
+    return {
+      targetDuration: this.plan!.targetDuration,
+      partTarget: this.plan!.partTarget,
+      segmentDuration: this.plan!.segmentDuration,
+      renditions: infos as ManifestRendition[],
+    };
+  }
+
+  private maybePushManifest(): void {
+    const manifest = this.manifest();
+    if (!manifest) return;
+    if (!this.manifestPushed) this.emit("stream_started", "info", { renditions: manifest.renditions.map((r) => r.name), encoder: this.o.caps.h264Encoder });
+    this.manifestPushed = true;
+    this.o.push.setManifest(manifest).catch((err) => this.o.log.error({ event: "manifest_push_failed", stream: this.o.streamId, err }, "manifest push failed"));
+  }
+
+  private onChunk(name: string, chunk: Chunk): Promise<void> | void {
+    const r = this.renditions.get(name);
+    if (!r) return;
+    let backpressure = false;
+    for (const out of r.cutter.push(chunk)) backpressure = this.handleCut(r, out) || backpressure;
+    this.o.onPartProduced?.(name);
+    return backpressure ? this.o.push.drained(name) : undefined;
+  }
+
+  /** Returns true when the push queue asks the producer to wait. */
+  private handleCut(r: RenditionRuntime, out: ReturnType<PartCutter["push"]>[number]): boolean {
+    if (out.kind === "segment") {
+      const seen = this.recentSegments.get(out.msn);
+      if (seen) seen.duration = Math.max(seen.duration, out.duration);
+      if (out.duration > 0) {
+        r.peakBitrate = Math.max(r.peakBitrate, (out.bytes * 8) / out.duration);
+        r.totalBytes += out.bytes;
+        r.totalSeconds += out.duration;
+      }
+      return !this.o.push.pushSegment(r.name, {
+        msn: out.msn,
+        duration: out.duration,
+        peakBitrate: r.peakBitrate,
+        averageBitrate: r.totalSeconds > 0 ? (r.totalBytes * 8) / r.totalSeconds : 0,
+      });
+    }
+    const pdt = out.part === 0 && this.runInputStartTs !== null ? this.clock.wallAt(this.runInputStartTs + out.segmentStartSeconds * 1000) : undefined;
+    if (out.part === 0 && !this.recentSegments.has(out.msn)) {
+      this.recentSegments.set(out.msn, { duration: 0, pdtMs: pdt ?? Date.now() });
+      this.recentSegments.delete(out.msn - 20);
+    }
+    return !this.o.push.pushPart(r.name, {
+      msn: out.msn,
+      part: out.part,
+      duration: out.duration,
+      independent: out.independent,
+      bytes: out.bytes,
+      ...(pdt !== undefined ? { programDateTimeMs: pdt } : {}),
+      discontinuity: out.discontinuity,
+      ...(out.part === 0 ? { initVersion: Math.max(0, r.initVersion) } : {}),
+    });
+  }
+
+  private onRunExit(run: LadderRun, code: number | null, signal: NodeJS.Signals | null, tail: string): void {
+    if (run !== this.run) return;
+    for (const r of this.renditions.values()) r.cutter.flush().forEach((o) => this.handleCut(r, o));
+    const expected = this.restarting || this.state !== "live" || !this.session;
+    this.o.log.info({ event: "ffmpeg_exited", stream: this.o.streamId, code, signal, expected }, "ffmpeg ladder exited");
+    if (expected) return;
+    // ffmpeg died under a live publisher: restart from the next keyframe with a discontinuity.
+    this.restarts++;
+    this.emit("error", "error", { reason: "encoder exited", code, signal, stderr: tail.slice(-500), restarts: this.restarts });
+    if (this.restarts > 5) {
+      this.session?.close("encoder keeps failing");
+      return;
+    }
+    this.run = null;
+    this.resumeAtKeyframe();
+  }
+
+  /** The next video keyframe starts a new run (after an encoder restart or a rung drop). */
+  private resumeAtKeyframe(): void {
+    this.waitingForKeyframe = true;
+    this.pendingStart = [];
+    this.startDeadline = null;
+  }
+
+  /** Graceful degradation: the ladder runs slower than real time, so the top rung goes. */
+  private async dropTopRung(speed: number, forMs: number): Promise<void> {
+    const ladder = this.ladder;
+    if (!ladder || ladder.video.length <= 1 || this.restarting || !this.run) return;
+    const top = [...ladder.video].sort((a, b) => b.height - a.height)[0]!;
+    this.restarting = true;
+    this.o.log.warn({ event: "rung_dropped", stream: this.o.streamId, rung: top.name, speed, forMs }, "encoding slower than real time: dropping the top rung");
+    const old = this.run;
+    await old.kill();
+    for (const r of this.renditions.values()) r.cutter.flush().forEach((o) => this.handleCut(r, o));
+    this.ladder = { ...ladder, video: ladder.video.filter((r) => r !== top) };
+    this.renditions.delete(top.name);
+    this.emit("quality_changed", "warning", { dropped: top.name, speed: Number(speed.toFixed(3)), renditions: this.ladder.video.map((r) => r.name) });
+    await this.o.push.endRendition(top.name).catch((err) => this.o.log.error({ event: "rendition_end_failed", err }, "could not end rendition"));
+    this.run = null;
+    this.restarting = false;
+    this.manifestPushed = true;
+    this.resumeAtKeyframe();
+  }
+
+  private async onPublisherClosed(session: PublishSession, reason: string): Promise<void> {
+    if (session !== this.session) return;
+    this.session = null;
+    if (this.startDeadline) clearTimeout(this.startDeadline);
+    this.startDeadline = null;
+    const run = this.run;
+    this.run = null;
+    this.state = this.manifestPushed ? "reconnecting" : "ended";
+    if (run) {
+      await run.finish();
+      for (const r of this.renditions.values()) r.cutter.flush().forEach((o) => this.handleCut(r, o));
+    }
+    if (this.state === "ended") {
+      this.o.push.close();
+      this.o.onEnded();
+      return;
+    }
+    this.emit("connection_lost", "warning", { reason, graceSeconds: this.o.graceMs / 1000 });
+    this.graceTimer = setTimeout(() => void this.end("publisher did not reconnect within the grace period"), this.o.graceMs);
+  }
+
+  /** Ends the stream: ENDLIST on every playlist. */
+  async end(reason: string): Promise<void> {
+    if (this.state === "ended") return;
+    this.state = "ended";
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.session?.close(reason);
+    const run = this.run;
+    this.run = null;
+    if (run) await run.finish();
+    for (const r of this.renditions.values()) r.cutter.flush().forEach((o) => this.handleCut(r, o));
+    try {
+      if (this.manifestPushed) await this.o.push.endStream();
+    } catch (err) {
+      this.o.log.error({ event: "end_push_failed", stream: this.o.streamId, err }, "could not push the stream end");
+    } finally {
+      this.o.push.close();
+    }
+    this.emit("stream_ended", "info", { reason });
+    this.o.onEnded();
+  }
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.byteLength === b.byteLength && a.every((v, i) => v === b[i]);

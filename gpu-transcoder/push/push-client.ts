@@ -1,0 +1,307 @@
+import type { Logger } from "pino";
+import { PUSH_HEADERS as H, pushPaths, type StreamManifest } from "../../shared/push-protocol.ts";
+
+export interface PushItem {
+  kind: "init" | "part" | "segment";
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array | null;
+  seq: number;
+  /** For parts: index within the segment (0 starts a segment, where a resync may begin). */
+  partIndex?: number;
+}
+
+export interface PushClientOptions {
+  streamId: string;
+  /** Ordered origin base URLs; on repeated failure the client moves to the next (RETRY_WITH_ALTERNATE). */
+  origins: string[];
+  token: string;
+  logger: Logger;
+  /** Pending items per rendition above which `enqueue` reports backpressure. */
+  highWaterMark?: number;
+  /** Consecutive failed attempts on one origin before failing over. */
+  failoverAfter?: number;
+  requestTimeoutMs?: number;
+  onFailover?: (from: string, to: string) => void;
+  onPushed?: (item: PushItem, ms: number) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class PushError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One rendition's ordered queue plus what a resync must replay (init + the current segment). */
+class RenditionQueue {
+  pending: PushItem[] = [];
+  seq = 0;
+  init: PushItem | null = null;
+  currentSegment: PushItem[] = [];
+  epochSeen = 0;
+  /** replay: resend init and the current segment; skip: drop up to the next segment start. */
+  needsResync: "replay" | "skip" | null = null;
+  running = false;
+  drainWaiters: Array<() => void> = [];
+  constructor(readonly name: string) {}
+}
+
+/**
+ * Pushes inits, parts and segment boundaries to core-origin: ordered per rendition, concurrent
+ * across renditions, idempotent retries (same seq), bounded queues with backpressure, and failover
+ * through the ordered origin list with a resync (manifest, init, current segment from part 0).
+ */
+export class PushClient {
+  private originIndex = 0;
+  private epoch = 0;
+  private manifest: StreamManifest | null = null;
+  private manifestSent: { epoch: number; promise: Promise<void> } | null = null;
+  private readonly queues = new Map<string, RenditionQueue>();
+  private closed = false;
+  private readonly highWaterMark: number;
+  private readonly failoverAfter: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly o: PushClientOptions) {
+    if (o.origins.length === 0) throw new Error("push client needs at least one origin");
+    this.highWaterMark = o.highWaterMark ?? 40;
+    this.failoverAfter = o.failoverAfter ?? 3;
+    this.timeoutMs = o.requestTimeoutMs ?? 5000;
+  }
+
+  get currentOrigin(): string {
+    return this.o.origins[this.originIndex]!;
+  }
+
+  pendingCount(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.pending.length;
+    return n;
+  }
+
+  private queue(rendition: string): RenditionQueue {
+    let q = this.queues.get(rendition);
+    if (!q) {
+      q = new RenditionQueue(rendition);
+      this.queues.set(rendition, q);
+    }
+    return q;
+  }
+
+  /** Sets (or replaces) the stream manifest; every rendition waits until the current origin has it. */
+  setManifest(manifest: StreamManifest): Promise<void> {
+    this.manifest = manifest;
+    this.manifestSent = null;
+    this.manifestArrived?.();
+    return this.ensureManifest();
+  }
+
+  private manifestArrived: (() => void) | null = null;
+  private readonly manifestReady = new Promise<void>((resolve) => (this.manifestArrived = resolve));
+
+  private async ensureManifest(): Promise<void> {
+    if (!this.manifest) await this.manifestReady;
+    if (this.manifestSent && this.manifestSent.epoch === this.epoch) return this.manifestSent.promise;
+    const epoch = this.epoch;
+    const body = new TextEncoder().encode(JSON.stringify(this.manifest));
+    const promise = this.withRetries("manifest", () =>
+      this.send("PUT", pushPaths.manifest(this.o.streamId), { "content-type": "application/json" }, body),
+    ).catch((err) => {
+      if (this.manifestSent?.epoch === epoch) this.manifestSent = null;
+      throw err;
+    });
+    this.manifestSent = { epoch, promise };
+    return promise;
+  }
+
+  pushInit(rendition: string, version: number, bytes: Uint8Array): boolean {
+    const q = this.queue(rendition);
+    const item: PushItem = { kind: "init", path: pushPaths.init(this.o.streamId, rendition, version), headers: {}, body: bytes, seq: 0 };
+    q.init = item;
+    return this.enqueue(q, item);
+  }
+
+  pushPart(
+    rendition: string,
+    p: { msn: number; part: number; duration: number; independent: boolean; bytes: Uint8Array; programDateTimeMs?: number; discontinuity?: boolean; initVersion?: number },
+  ): boolean {
+    const q = this.queue(rendition);
+    const headers: Record<string, string> = {
+      [H.partDuration]: p.duration.toFixed(6),
+      "cascade-produced-at": String(Date.now()),
+    };
+    if (p.independent) headers[H.independent] = "1";
+    if (p.part === 0) {
+      headers[H.programDateTime] = new Date(p.programDateTimeMs ?? Date.now()).toISOString();
+      if (p.discontinuity) {
+        headers[H.discontinuity] = "1";
+        // A new run may follow an origin restart or a gap: let it start a fresh run there.
+        headers[H.resync] = "1";
+      }
+      if (p.initVersion !== undefined) headers[H.initVersion] = String(p.initVersion);
+    }
+    const item: PushItem = { kind: "part", path: pushPaths.part(this.o.streamId, rendition, p.msn, p.part), headers, body: p.bytes, seq: ++q.seq, partIndex: p.part };
+    if (p.part === 0) q.currentSegment = [];
+    q.currentSegment.push(item);
+    return this.enqueue(q, item);
+  }
+
+  pushSegment(rendition: string, s: { msn: number; duration: number; peakBitrate: number; averageBitrate: number; gapProgramDateTimeMs?: number }): boolean {
+    const q = this.queue(rendition);
+    const item: PushItem = {
+      kind: "segment",
+      path: pushPaths.segment(this.o.streamId, rendition, s.msn),
+      headers: {
+        [H.segmentDuration]: s.duration.toFixed(6),
+        [H.peakBitrate]: String(Math.round(s.peakBitrate)),
+        [H.averageBitrate]: String(Math.round(s.averageBitrate)),
+        ...(s.gapProgramDateTimeMs !== undefined ? { [H.gap]: "1", [H.programDateTime]: new Date(s.gapProgramDateTimeMs).toISOString() } : {}),
+      },
+      body: null,
+      seq: ++q.seq,
+    };
+    q.currentSegment.push(item);
+    return this.enqueue(q, item);
+  }
+
+  /** Resolves once the rendition's queue is below the high-water mark again. */
+  drained(rendition: string): Promise<void> {
+    const q = this.queue(rendition);
+    if (q.pending.length < this.highWaterMark) return Promise.resolve();
+    return new Promise((resolve) => q.drainWaiters.push(resolve));
+  }
+
+  /** Waits until every queue is empty (or the timeout passes). */
+  async flush(timeoutMs = 10_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pendingCount() > 0 && Date.now() < deadline) await sleep(20);
+    return this.pendingCount() === 0;
+  }
+
+  async endRendition(rendition: string): Promise<void> {
+    await this.flush();
+    await this.withRetries("rendition end", () => this.send("POST", pushPaths.renditionEnd(this.o.streamId, rendition), {}, null));
+    this.queues.delete(rendition);
+  }
+
+  async endStream(): Promise<void> {
+    await this.flush();
+    await this.withRetries("stream end", () => this.send("POST", pushPaths.end(this.o.streamId), {}, null));
+    this.close();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const q of this.queues.values()) q.drainWaiters.splice(0).forEach((w) => w());
+  }
+
+  private enqueue(q: RenditionQueue, item: PushItem): boolean {
+    q.pending.push(item);
+    if (!q.running) void this.run(q);
+    return q.pending.length < this.highWaterMark;
+  }
+
+  private async run(q: RenditionQueue): Promise<void> {
+    q.running = true;
+    try {
+      while (q.pending.length > 0 && !this.closed) {
+        if (q.epochSeen !== this.epoch || q.needsResync) this.rebuildForResync(q, q.needsResync ?? "replay");
+        const item = q.pending[0];
+        if (!item) break;
+        try {
+          await this.ensureManifest();
+          const started = performance.now();
+          const headers = item.kind === "init" ? item.headers : { ...item.headers, [H.seq]: String(item.seq) };
+          await this.withRetries(`${q.name} ${item.kind}`, () => this.send(item.kind === "segment" ? "POST" : "PUT", item.path, headers, item.body));
+          this.o.onPushed?.(item, performance.now() - started);
+          q.pending.shift();
+        } catch (err) {
+          if (this.closed) break;
+          if (err instanceof PushError && err.status === 409) {
+            // The origin lost our state (restart): resend manifest and init, replay from part 0.
+            this.manifestSent = null;
+            q.needsResync = "replay";
+            continue;
+          }
+          if (err instanceof PushError && err.status >= 400 && err.status < 500) {
+            // A push the origin will never take (a bug, not a transient): drop it and resync at the next segment.
+            this.o.logger.error({ event: "push_rejected", stream: this.o.streamId, rendition: q.name, kind: item.kind, status: err.status, err: err.message }, "origin rejected a push");
+            q.pending.shift();
+            q.currentSegment = q.currentSegment.filter((i) => i !== item);
+            q.needsResync = "skip";
+            continue;
+          }
+          // withRetries exhausted this origin: fail over to the next one.
+          this.failover();
+        }
+        if (q.pending.length < this.highWaterMark) q.drainWaiters.splice(0).forEach((w) => w());
+      }
+    } finally {
+      q.running = false;
+      q.drainWaiters.splice(0).forEach((w) => w());
+    }
+  }
+
+  /** After a failover or a lost origin state, the queue restarts at a segment start with init first. */
+  private rebuildForResync(q: RenditionQueue, mode: "replay" | "skip"): void {
+    q.epochSeen = this.epoch;
+    q.needsResync = null;
+    const firstPending = q.pending[0];
+    // Replay the current segment from part 0 (the new origin has never seen it), then whatever was queued after it.
+    const replay = mode === "replay" ? q.currentSegment.filter((i) => !q.pending.includes(i)) : [];
+    let items = [...replay, ...q.pending.filter((i) => i.kind !== "init")];
+    const start = items.findIndex((i) => i.kind === "part" && i.partIndex === 0);
+    items = start >= 0 ? items.slice(start) : [];
+    const first = items[0];
+    if (first) first.headers = { ...first.headers, [H.resync]: "1" };
+    q.pending = q.init ? [q.init, ...items] : items;
+    if (firstPending !== q.pending[0] || replay.length > 0) {
+      this.o.logger.info({ event: "push_resync", stream: this.o.streamId, rendition: q.name, origin: this.currentOrigin, replayed: replay.length }, "resyncing rendition with origin");
+    }
+  }
+
+  private failover(): void {
+    const from = this.currentOrigin;
+    this.originIndex = (this.originIndex + 1) % this.o.origins.length;
+    this.epoch++;
+    this.manifestSent = null;
+    this.o.logger.warn({ event: "origin_failover", stream: this.o.streamId, from, to: this.currentOrigin }, "failing over to the next origin");
+    this.o.onFailover?.(from, this.currentOrigin);
+  }
+
+  private async withRetries(what: string, attempt: () => Promise<void>): Promise<void> {
+    let delay = 100;
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        const status = err instanceof PushError ? err.status : 0;
+        if ((status >= 400 && status < 500) || this.closed) throw err;
+        if (i >= this.failoverAfter) throw err;
+        this.o.logger.warn({ event: "push_retry", stream: this.o.streamId, what, attempt: i, status, err: (err as Error).message }, "push failed, retrying");
+        await sleep(delay + Math.random() * delay * 0.2);
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  private async send(method: string, path: string, headers: Record<string, string>, body: Uint8Array | null): Promise<void> {
+    const res = await fetch(`${this.currentOrigin}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.o.token}`, ...(body ? { "content-type": "application/octet-stream" } : {}), ...headers },
+      body: body as Uint8Array<ArrayBuffer> | null,
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    if (res.ok) {
+      await res.arrayBuffer();
+      return;
+    }
+    const text = await res.text().catch(() => "");
+    throw new PushError(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * `npm start`: the whole local system with built-in defaults — core-origin, the transcoder and a
+ * demo publisher. Flags: --no-demo, --edges N. Ctrl-C (SIGINT/SIGTERM) stops every child.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { randomToken } from "../shared/tokens.ts";
+import { resolveFfmpeg } from "../gpu-transcoder/ffmpeg/probe.ts";
+import { demoPublisherArgs } from "./demo-publisher.ts";
+
+const args = process.argv.slice(2);
+const noDemo = args.includes("--no-demo");
+const edgesIndex = args.indexOf("--edges");
+const edges = edgesIndex >= 0 ? Number(args[edgesIndex + 1]) : 1;
+if (!Number.isInteger(edges) || edges < 1 || edges > 3) {
+  console.error("--edges must be 1, 2 or 3");
+  process.exit(2);
+}
+
+const root = path.resolve(import.meta.dirname, "..");
+const stateDir = path.join(root, ".cascade");
+mkdirSync(stateDir, { recursive: true });
+const localFile = path.join(stateDir, "local.json");
+// Secrets are generated once per checkout and kept out of git (.cascade/ is ignored).
+if (!existsSync(localFile)) {
+  writeFileSync(localFile, JSON.stringify({ nodeSecret: randomToken(32), streamKeys: { demo: `demo_${randomToken(12)}`, live: `live_${randomToken(12)}` } }, null, 2), { mode: 0o600 });
+}
+const local = JSON.parse(readFileSync(localFile, "utf8")) as { nodeSecret: string; streamKeys: Record<string, string> };
+const keysFile = path.join(stateDir, "stream-keys.json");
+writeFileSync(keysFile, JSON.stringify(local.streamKeys), { mode: 0o600 });
+
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  CASCADE_NODE_SECRET: local.nodeSecret,
+  CASCADE_STREAM_KEYS_FILE: process.env.CASCADE_STREAM_KEYS_FILE ?? keysFile,
+  CASCADE_STORAGE_DIR: process.env.CASCADE_STORAGE_DIR ?? path.join(stateDir, "origin-store"),
+  WRANGLER_SEND_METRICS: "false",
+};
+const ORIGIN = `http://127.0.0.1:${env.CASCADE_ORIGIN_PORT ?? 8080}`;
+const CONTROL = `http://127.0.0.1:${env.CASCADE_CONTROL_PORT ?? 8090}`;
+const RTMP = `rtmp://127.0.0.1:${env.CASCADE_RTMP_PORT ?? 1935}/live`;
+
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+const start = (name: string, cmd: string, argv: string[]): ChildProcess => {
+  const child = spawn(cmd, argv, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  children.set(name, child);
+  const prefix = (chunk: Buffer) => chunk.toString().split("\n").filter(Boolean).forEach((l) => process.stdout.write(`[${name}] ${l}\n`));
+  child.stdout!.on("data", prefix);
+  child.stderr!.on("data", prefix);
+  child.on("exit", (code, signal) => {
+    if (children.get(name) === child) children.delete(name);
+    if (!stopping && name !== "demo") {
+      console.error(`[start] ${name} exited (${code ?? signal}); stopping everything`);
+      void stop(1);
+    }
+  });
+  return child;
+};
+
+const waitHealthy = async (url: string, name: string): Promise<void> => {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not become healthy at ${url}`);
+};
+
+const stop = async (code = 0): Promise<void> => {
+  if (stopping) return;
+  stopping = true;
+  console.log("[start] stopping…");
+  // Publisher first, then the transcoder (it pushes ENDLIST to the origin), then the origin.
+  for (const [name, ms] of [["demo", 2000], ["transcoder", 8000], ["origin", 3000]] as const) {
+    const child = children.get(name);
+    if (!child) continue;
+    child.kill("SIGTERM");
+    const deadline = Date.now() + ms;
+    while (children.has(name) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (children.has(name)) child.kill("SIGKILL");
+  }
+  process.exit(code);
+};
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+const tsx = path.join(root, "node_modules", ".bin", "tsx");
+start("origin", tsx, ["core-origin/main.ts"]);
+await waitHealthy(`${ORIGIN}/healthz`, "core-origin");
+start("transcoder", tsx, ["gpu-transcoder/main.ts"]);
+await waitHealthy(`${CONTROL}/healthz`, "gpu-transcoder");
+
+const startDemo = () => {
+  if (stopping) return;
+  const ffmpeg = resolveFfmpeg(env).path;
+  const demo = start("demo", ffmpeg, demoPublisherArgs(`${RTMP}/${local.streamKeys.demo}`));
+  // The demo keeps going: if it stops (it should not), publish again after a pause.
+  demo.on("exit", () => setTimeout(startDemo, 2000));
+};
+if (!noDemo) startDemo();
+
+console.log(`
+Cascade is running.
+  Demo stream (LL-HLS):   ${ORIGIN}/live/demo/master.m3u8${noDemo ? "   (demo publisher off: --no-demo)" : ""}
+  Live streams (JSON):    ${ORIGIN}/live/streams
+  Publish from OBS:       Server ${RTMP}   Stream key ${local.streamKeys.live}
+                          then watch ${ORIGIN}/live/live/master.m3u8
+  Play with ffplay:       ffplay ${ORIGIN}/live/demo/master.m3u8
+  Origin health/metrics:  ${ORIGIN}/healthz  ${ORIGIN}/metrics
+  Transcoder:             ${CONTROL}/healthz  ${CONTROL}/streams  ${CONTROL}/events  ${CONTROL}/metrics
+  Keys and node secret:   ${localFile}
+${edges > 1 ? `  Note: --edges ${edges} asks for edge Workers, which are not part of this build yet (next milestone).\n` : ""}Press Ctrl-C to stop.
+`);
