@@ -1,6 +1,6 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
-// One node project for now; the edge (workerd pool) project joins with the edge issue.
 export default defineConfig({
   test: {
     projects: [
@@ -9,6 +9,20 @@ export default defineConfig({
           name: "unit",
           include: ["shared/**/*.test.ts", "core-origin/**/*.test.ts", "gpu-transcoder/**/*.test.ts"],
           environment: "node",
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // The edge Worker's tests run inside workerd, with the bindings from wrangler.toml.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { EDGE_ADMIN_TOKEN: "edge-admin-token-for-tests", ORIGIN_URL: "http://origin.test" } },
+          }),
+        ],
+        test: {
+          name: "edge",
+          include: ["edge/**/*.test.ts"],
           testTimeout: 30_000,
         },
       },

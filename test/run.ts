@@ -21,6 +21,7 @@ const step = (label: string, cmd: string, args: string[]): boolean => {
 
 for (const [label, cmd, args] of [
   ["typecheck", bin("tsc"), ["--noEmit"]],
+  ["typecheck edge (workerd)", bin("tsc"), ["--noEmit", "-p", "edge"]],
   ["lint", bin("eslint"), ["."]],
 ] as const) {
   if (step(label, cmd, [...args])) passed++;

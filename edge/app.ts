@@ -1,0 +1,66 @@
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import type { EdgeEnv } from "./env.ts";
+import { Coalescer } from "./hls/coalescer.ts";
+import type { DeliveryDeps } from "./hls/deliver.ts";
+import { EdgeCache } from "./hls/edge-cache.ts";
+import type { Fetched } from "./hls/fetched.ts";
+import { TargetDurations } from "./hls/target-durations.ts";
+import { jsonError } from "./http/json-error.ts";
+import { hlsRoutes } from "./routes/hls.ts";
+import { pageRoutes } from "./routes/pages.ts";
+import { prewarmRoutes } from "./routes/prewarm.ts";
+
+export interface EdgeAppOptions {
+  /** How the edge reaches the origin; `fetch` in production, a stand-in in tests. */
+  upstream?: (request: Request) => Promise<Response>;
+  /** The cache to use; `caches.default` unless given. */
+  cache?: () => Promise<Cache>;
+}
+
+/** Upstream fills per object key in this isolate: the offload figure the benchmarks and tests read. */
+export interface EdgeStats {
+  upstreamFetches: number;
+  upstreamByKey: Map<string, number>;
+}
+
+/**
+ * The edge Worker as a hono app. State that must be shared by concurrent requests (the in-flight
+ * map, learned target durations) lives for the isolate's lifetime, as coalescing requires.
+ */
+export const createEdgeApp = (options: EdgeAppOptions = {}) => {
+  const coalescer = new Coalescer<Fetched>();
+  const stats: EdgeStats = { upstreamFetches: 0, upstreamByKey: new Map() };
+  let targetDurations: TargetDurations | null = null;
+  let cache: EdgeCache | null = null;
+
+  const deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }): DeliveryDeps => {
+    targetDurations ??= new TargetDurations(Number(c.env.DEFAULT_TARGET_DURATION ?? 2) || 2);
+    cache ??= new EdgeCache(options.cache ? options.cache() : Promise.resolve(caches.default));
+    return {
+      originUrl: c.env.ORIGIN_URL,
+      upstream: options.upstream ?? ((req) => fetch(req)),
+      cache,
+      coalescer,
+      targetDurations,
+      waitUntil: (p) => c.executionCtx.waitUntil(p),
+      now: () => Date.now(),
+      onUpstream: (key) => {
+        stats.upstreamFetches++;
+        if (stats.upstreamByKey.size > 10_000) stats.upstreamByKey.clear();
+        stats.upstreamByKey.set(key, (stats.upstreamByKey.get(key) ?? 0) + 1);
+      },
+    };
+  };
+
+  const app = new Hono<{ Bindings: EdgeEnv }>();
+  // Players on other origins (an embed, hls.js demo pages) read playlists and media.
+  app.use("/hls/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["Age", "Content-Length", "X-Cascade-Cache"], maxAge: 86_400 }));
+  app.get("/healthz", (c) => c.json({ status: "ok", component: "edge", edge: c.env.EDGE_ID ?? "edge", inflight: coalescer.size }));
+  app.route("/", hlsRoutes(deps));
+  app.route("/", prewarmRoutes(deps));
+  app.route("/", pageRoutes());
+  app.notFound((c) => jsonError(404, "not found", { path: new URL(c.req.url).pathname }));
+  app.onError((err) => jsonError(500, "internal error", { detail: err.message }));
+  return { app, stats, coalescer };
+};

@@ -1,0 +1,24 @@
+/**
+ * An upstream response read to the end. The edge buffers every object fully before answering, so a
+ * part's bytes never reach a client before the whole part exists (checklist 1.K.4), and every
+ * coalesced waiter can be answered from the same bytes without re-reading a body.
+ */
+export interface Fetched {
+  status: number;
+  contentType: string;
+  body: Uint8Array;
+  /** Wall-clock ms when the origin answered; `Age` counts from here. */
+  fetchedAt: number;
+  /** Origin's Last-Modified, passed through for playlists (Apple AUTH 8.24). */
+  lastModified: string | null;
+}
+
+/** Header names the edge copies from the origin; everything else is the edge's own decision. */
+export const readFetched = async (res: Response, now: () => number): Promise<Fetched> => ({
+  status: res.status,
+  contentType: res.headers.get("content-type") ?? "application/octet-stream",
+  // fetch() inflates gzip transfer for us; the stored copy is identity-encoded and compressed per client.
+  body: new Uint8Array(await res.arrayBuffer()),
+  fetchedAt: now(),
+  lastModified: res.headers.get("last-modified"),
+});

@@ -1,0 +1,49 @@
+import { Hono } from "hono";
+import type { EdgeEnv } from "../env.ts";
+import { clientCacheControl, deliver, isPlaylist, mimeOf, type Delivery, type DeliveryDeps } from "../hls/deliver.ts";
+import { resolveEdgeObject, type EdgeObject } from "../hls/edge-object.ts";
+import { jsonError } from "../http/json-error.ts";
+
+type Deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }) => DeliveryDeps;
+
+const ageOf = (fetchedAt: number, now: number): string => String(Math.max(0, Math.floor((now - fetchedAt) / 1000)));
+
+const respond = (req: Request, object: EdgeObject, delivery: Delivery, now: number): Response => {
+  if (delivery.kind === "timeout") {
+    return jsonError(503, "not available within 3 target durations", { waitedMs: delivery.waitedMs }, { "retry-after": String(delivery.targetDuration) });
+  }
+  if (delivery.kind === "upstream-error") return jsonError(502, "origin unreachable", { detail: delivery.error });
+  const { fetched, outcome, ttl } = delivery;
+  const headers = new Headers({
+    "content-type": mimeOf(object, fetched),
+    "cache-control": clientCacheControl(object, fetched.status, ttl),
+    age: ageOf(fetched.fetchedAt, now),
+    "x-cascade-cache": outcome,
+  });
+  if (fetched.lastModified && isPlaylist(object)) headers.set("last-modified", fetched.lastModified);
+  if (isPlaylist(object)) {
+    headers.set("vary", "Accept-Encoding");
+    // workerd compresses the body itself when Content-Encoding is set (checklist rule 62).
+    if (/\bgzip\b/.test(req.headers.get("accept-encoding") ?? "")) headers.set("content-encoding", "gzip");
+  } else {
+    headers.set("content-length", String(fetched.body.byteLength));
+  }
+  const body = req.method === "HEAD" ? null : (fetched.body as Uint8Array<ArrayBuffer>);
+  return new Response(body, { status: fetched.status, headers });
+};
+
+/** `/hls/<streamId>/…`: the origin's `/live/<streamId>/…` through cache and coalescing. */
+export const hlsRoutes = (deps: Deps) => {
+  const app = new Hono<{ Bindings: EdgeEnv }>();
+  app.on(["GET", "HEAD"], "/hls/:streamId/*", async (c) => {
+    const streamId = c.req.param("streamId");
+    const url = new URL(c.req.url);
+    const rest = url.pathname.slice(`/hls/${streamId}/`.length);
+    const resolved = resolveEdgeObject(streamId, rest, url.searchParams);
+    if (!resolved.ok) return jsonError(resolved.status, resolved.error, { path: url.pathname });
+    const d = deps(c);
+    const delivery = await deliver(resolved.object, d);
+    return respond(c.req.raw, resolved.object, delivery, d.now());
+  });
+  return app;
+};
