@@ -1,6 +1,7 @@
 /**
- * `npm start`: the whole local system with built-in defaults — core-origin, the transcoder and a
- * demo publisher. Flags: --no-demo, --edges N. Ctrl-C (SIGINT/SIGTERM) stops every child.
+ * `npm start`: the whole local system with built-in defaults — the edge Worker(s) in workerd,
+ * core-origin, the transcoder and a demo publisher. Flags: --no-demo, --edges N (1–3 edges on
+ * 8787, 8788, 8789). Ctrl-C (SIGINT/SIGTERM) stops every child.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -8,6 +9,7 @@ import path from "node:path";
 import { randomToken } from "../shared/tokens.ts";
 import { resolveFfmpeg } from "../gpu-transcoder/ffmpeg/probe.ts";
 import { demoPublisherArgs } from "./demo-publisher.ts";
+import { startEdgeProcess, type EdgeProcess } from "./edge-process.ts";
 
 const args = process.argv.slice(2);
 const noDemo = args.includes("--no-demo");
@@ -24,9 +26,14 @@ mkdirSync(stateDir, { recursive: true });
 const localFile = path.join(stateDir, "local.json");
 // Secrets are generated once per checkout and kept out of git (.cascade/ is ignored).
 if (!existsSync(localFile)) {
-  writeFileSync(localFile, JSON.stringify({ nodeSecret: randomToken(32), streamKeys: { demo: `demo_${randomToken(12)}`, live: `live_${randomToken(12)}` } }, null, 2), { mode: 0o600 });
+  writeFileSync(localFile, JSON.stringify({ nodeSecret: randomToken(32), edgeAdminToken: randomToken(32), streamKeys: { demo: `demo_${randomToken(12)}`, live: `live_${randomToken(12)}` } }, null, 2), { mode: 0o600 });
 }
-const local = JSON.parse(readFileSync(localFile, "utf8")) as { nodeSecret: string; streamKeys: Record<string, string> };
+const local = JSON.parse(readFileSync(localFile, "utf8")) as { nodeSecret: string; edgeAdminToken?: string; streamKeys: Record<string, string> };
+if (!local.edgeAdminToken) {
+  // A checkout from before the edge existed: add the token, keep the keys.
+  local.edgeAdminToken = randomToken(32);
+  writeFileSync(localFile, JSON.stringify(local, null, 2), { mode: 0o600 });
+}
 const keysFile = path.join(stateDir, "stream-keys.json");
 writeFileSync(keysFile, JSON.stringify(local.streamKeys), { mode: 0o600 });
 
@@ -76,7 +83,7 @@ const stop = async (code = 0): Promise<void> => {
   if (stopping) return;
   stopping = true;
   console.log("[start] stopping…");
-  // Publisher first, then the transcoder (it pushes ENDLIST to the origin), then the origin.
+  // Publisher first, then the transcoder (it pushes ENDLIST to the origin), then the origin, then the edges.
   for (const [name, ms] of [["demo", 2000], ["transcoder", 8000], ["origin", 3000]] as const) {
     const child = children.get(name);
     if (!child) continue;
@@ -85,6 +92,7 @@ const stop = async (code = 0): Promise<void> => {
     while (children.has(name) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (children.has(name)) child.kill("SIGKILL");
   }
+  await Promise.all(edgeProcesses.map((e) => e.stop()));
   process.exit(code);
 };
 process.on("SIGINT", () => void stop(0));
@@ -95,6 +103,24 @@ start("origin", tsx, ["core-origin/main.ts"]);
 await waitHealthy(`${ORIGIN}/healthz`, "core-origin");
 start("transcoder", tsx, ["gpu-transcoder/main.ts"]);
 await waitHealthy(`${CONTROL}/healthz`, "gpu-transcoder");
+
+const EDGE_BASE_PORT = Number(env.CASCADE_EDGE_PORT ?? 8787);
+const edgeProcesses: EdgeProcess[] = [];
+for (let i = 1; i <= edges; i++) {
+  const edge = startEdgeProcess({ index: i, port: EDGE_BASE_PORT + i - 1, originUrl: ORIGIN, adminToken: local.edgeAdminToken, stateDir: path.join(root, ".wrangler", "state"), root, env });
+  edgeProcesses.push(edge);
+  const prefix = (chunk: Buffer) => chunk.toString().split("\n").filter(Boolean).forEach((l) => process.stdout.write(`[${edge.name}] ${l}\n`));
+  edge.child.stdout!.on("data", prefix);
+  edge.child.stderr!.on("data", prefix);
+  edge.child.on("exit", (code, signal) => {
+    if (!stopping) {
+      console.error(`[start] ${edge.name} exited (${code ?? signal}); stopping everything`);
+      void stop(1);
+    }
+  });
+}
+await Promise.all(edgeProcesses.map((e) => e.ready()));
+const EDGE = edgeProcesses[0]!.url;
 
 const startDemo = () => {
   if (stopping) return;
@@ -107,13 +133,15 @@ if (!noDemo) startDemo();
 
 console.log(`
 Cascade is running.
-  Demo stream (LL-HLS):   ${ORIGIN}/live/demo/master.m3u8${noDemo ? "   (demo publisher off: --no-demo)" : ""}
-  Live streams (JSON):    ${ORIGIN}/live/streams
+  Watch the demo:         ${EDGE}/watch/demo${noDemo ? "   (demo publisher off: --no-demo)" : ""}
+  Live streams:           ${EDGE}/
+  Demo stream (LL-HLS):   ${EDGE}/hls/demo/master.m3u8
   Publish from OBS:       Server ${RTMP}   Stream key ${local.streamKeys.live}
-                          then watch ${ORIGIN}/live/live/master.m3u8
-  Play with ffplay:       ffplay ${ORIGIN}/live/demo/master.m3u8
-  Origin health/metrics:  ${ORIGIN}/healthz  ${ORIGIN}/metrics
+                          then watch ${EDGE}/watch/live
+  Play with ffplay:       ffplay ${EDGE}/hls/demo/master.m3u8
+  Edges:                  ${edgeProcesses.map((e) => e.url).join("  ")}
+  Origin (behind edges):  ${ORIGIN}/live/demo/master.m3u8  ${ORIGIN}/healthz  ${ORIGIN}/metrics
   Transcoder:             ${CONTROL}/healthz  ${CONTROL}/streams  ${CONTROL}/events  ${CONTROL}/metrics
-  Keys and node secret:   ${localFile}
-${edges > 1 ? `  Note: --edges ${edges} asks for edge Workers, which are not part of this build yet (next milestone).\n` : ""}Press Ctrl-C to stop.
+  Keys, node secret and edge admin token: ${localFile}
+Press Ctrl-C to stop.
 `);
