@@ -36,9 +36,13 @@ const mediaResponse = (bytes: Uint8Array, contentType: string, cacheControl: str
     },
   });
 
-/** Sum of monotonic counters: changes whenever any rendition or the manifest changes. */
-const streamVersion = (stream: LiveStream, active: RenditionState[]): number =>
-  active.reduce((a, r) => a + r.version, stream.manifestVersion * 1_000_000_000);
+/**
+ * Sum of monotonic counters: changes whenever any rendition or the manifest changes. Summed over
+ * every rendition the stream ever had (ended ones included), so it never goes down when a rung is
+ * dropped and cannot come back to a value an older cached playlist was rendered at.
+ */
+const streamVersion = (stream: LiveStream): number =>
+  [...stream.renditions.values()].reduce((a, r) => a + r.version, stream.manifestVersion * 1_000_000_000);
 
 export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics) => {
   const app = new Hono();
@@ -93,7 +97,12 @@ export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics) =
     }
 
     const rendition = stream.renditions.get(resource.rendition);
-    if (!rendition) return count(resource.kind, jsonError(404, "rendition not found", { rendition: resource.rendition }, timing.targetDuration));
+    if (!rendition) {
+      // RFC B.1 lifetimes: a blocking playlist request's error 4 × TD, other errors 1 × TD.
+      const blockingRequest = resource.kind === "playlist" && url.searchParams.has("_HLS_msn");
+      const ttl = blockingRequest ? life.blockingPlaylistError : life.playlistError;
+      return count(resource.kind, jsonError(404, "rendition not found", { rendition: resource.rendition }, ttl));
+    }
 
     switch (resource.kind) {
       case "playlist": {
@@ -130,7 +139,7 @@ export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics) =
         }
         const skip = live ? q.skip : null;
         const siblings = registry.activeRenditions(stream);
-        const rendered = cache.get(`${id}/${rendition.name}/${skip ?? ""}`, streamVersion(stream, [...siblings, rendition]), () =>
+        const rendered = cache.get(`${id}/${stream.sessionId}/${rendition.name}/${skip ?? ""}`, streamVersion(stream), () =>
           renderMediaPlaylist(buildMediaPlaylist(rendition, siblings), skip ?? undefined),
         );
         const cc = maxAge(blocking ? life.blockingPlaylist : rendition.ended ? life.immutableMedia : life.playlist);

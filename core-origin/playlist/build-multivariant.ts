@@ -32,15 +32,19 @@ export const buildMultivariantPlaylist = (stream: LiveStream, active: RenditionS
     variants: renditions
       .filter((r) => r.type === "video")
       .sort((a, b) => b.bitrate - a.bitrate)
-      .map((v) => ({
+      .map((v) => {
+        const bandwidth = peakOf(states.get(v.name), v.bitrate) + audioPeak;
+        // Until a segment is measured the average is the configured rate, which may exceed a measured peak.
+        return {
         uri: mediaPlaylistUri(v.name),
-        bandwidth: peakOf(states.get(v.name), v.bitrate) + audioPeak,
-        averageBandwidth: averageOf(states.get(v.name), v.bitrate) + audioAvg,
+        bandwidth,
+        averageBandwidth: Math.min(bandwidth, averageOf(states.get(v.name), v.bitrate) + audioAvg),
         codecs: [v.codecs, ...audioCodecs].join(","),
         width: v.width ?? 0,
         height: v.height ?? 0,
         frameRate: v.fps ?? 30,
         ...(audio.length > 0 ? { audioGroup: AUDIO_GROUP } : {}),
-      })),
+        };
+      }),
   };
 };

@@ -166,12 +166,16 @@ export class RenditionState {
     if (p.resync || this.segments.length === 0) {
       if (p.part !== 0) return { ok: false, status: 400, error: "a new run must start at part 0 of a segment" };
       if (last && p.msn <= last.msn) return { ok: false, status: 400, error: `msn ${p.msn} is not after the last segment ${last.msn}` };
+      // A push that openNew would refuse must not change anything (the open segment included).
+      const refused = this.startProblem(p);
+      if (refused) return refused;
       if (open) {
         // The run the open segment belonged to broke off: close it with what arrived so the
         // playlist only ever grows, and mark the new run discontinuous.
         this.closeSegment(open, open.parts.reduce((a, x) => a + x.duration, 0));
       }
       const gap = this.segments.length > 0 && (open ? open.msn + 1 : (last?.msn ?? -1) + 1) !== p.msn;
+      if (gap) this.fillGap(p.msn);
       return this.openNew(p, gap || Boolean(open));
     }
     if (p.seq !== this.lastSeq + 1) {
@@ -191,13 +195,44 @@ export class RenditionState {
     return this.openNew(p, false);
   }
 
-  private openNew(p: PartPush, forcedDiscontinuity: boolean): ApplyResult {
+  /** Why part 0 of a new segment cannot be taken, or null. */
+  private startProblem(p: PartPush): ApplyResult | null {
     if (p.programDateTimeMs === null) return { ok: false, status: 400, error: "part 0 needs cascade-program-date-time" };
     const initVersion = p.initVersion ?? this.segments.at(-1)?.initVersion ?? 0;
     if (!this.inits.has(initVersion)) return { ok: false, status: 409, error: `init version ${initVersion} missing: push it first` };
+    return null;
+  }
+
+  /**
+   * A resync that resumes past the next MSN (pushes were dropped, or the node spent a while on
+   * another origin). MSNs are implicit in a playlist (MEDIA-SEQUENCE + position), so the missing
+   * ones are listed as EXT-X-GAP segments; a jump beyond the whole window drops the old segments
+   * (they would all have left it) and keeps only a window's worth of gaps.
+   */
+  private fillGap(toMsn: number): void {
+    const last = this.segments.at(-1)!;
+    const duration = Math.min(this.window.segmentDuration, this.window.targetDuration);
+    const missing = toMsn - last.msn - 1;
+    const count = Math.min(missing, this.window.playlistSegments);
+    const first = toMsn - count;
+    const pdt0 = last.programDateTimeMs + last.duration * 1000 + (first - last.msn - 1) * duration * 1000;
+    if (count < missing) {
+      for (const seg of this.segments) if (seg.discontinuity) this.discontinuitySequence++;
+      this.segments.length = 0;
+    }
+    for (let msn = first; msn < toMsn; msn++) {
+      this.segments.push(gapRecord(msn, pdt0 + (msn - first) * duration * 1000, duration, last.initVersion));
+    }
+    this.trim();
+  }
+
+  private openNew(p: PartPush, forcedDiscontinuity: boolean): ApplyResult {
+    const refused = this.startProblem(p);
+    if (refused) return refused;
+    const initVersion = p.initVersion ?? this.segments.at(-1)?.initVersion ?? 0;
     this.segments.push({
       msn: p.msn,
-      programDateTimeMs: p.programDateTimeMs,
+      programDateTimeMs: p.programDateTimeMs!,
       discontinuity: (p.discontinuity || forcedDiscontinuity) && this.segments.length > 0,
       initVersion,
       parts: [],
@@ -245,7 +280,8 @@ export class RenditionState {
       return { ok: false, status: 400, error: `segment duration ${s.duration} exceeds TARGETDURATION ${this.window.targetDuration}` };
     }
     this.lastSeq = s.seq;
-    if (s.peakBitrate && s.peakBitrate > 0) this.peakBitrate = Math.max(this.peakBitrate, s.peakBitrate);
+    // BANDWIDTH is the peak segment bit rate (RFC §4.4.6.2): the node's figure, else what this segment measured.
+    this.peakBitrate = Math.max(this.peakBitrate, s.peakBitrate && s.peakBitrate > 0 ? s.peakBitrate : (seg.size * 8) / s.duration);
     if (s.averageBitrate && s.averageBitrate > 0) this.averageBitrate = s.averageBitrate;
     this.closeSegment(seg, s.duration);
     return { ok: true, duplicate: false };
@@ -258,19 +294,7 @@ export class RenditionState {
     if (s.seq !== this.lastSeq + 1) return { ok: false, status: 400, error: `out-of-order sequence number ${s.seq}, expected ${this.lastSeq + 1}` };
     if (!(s.duration > 0) || Math.round(s.duration) > this.window.targetDuration) return { ok: false, status: 400, error: `gap duration ${s.duration} is invalid` };
     this.lastSeq = s.seq;
-    this.segments.push({
-      msn: s.msn,
-      programDateTimeMs,
-      discontinuity: false,
-      initVersion: last.initVersion,
-      parts: [],
-      complete: true,
-      gap: true,
-      duration: s.duration,
-      size: 0,
-      persisted: Promise.resolve(),
-      persistedOk: true,
-    });
+    this.segments.push(gapRecord(s.msn, programDateTimeMs, s.duration, last.initVersion));
     this.trim();
     this.changed();
     return { ok: true, duplicate: false };
@@ -369,6 +393,21 @@ export class RenditionState {
     for (const check of [...this.waiters]) check();
   }
 }
+
+/** An unavailable segment (EXT-X-GAP): no parts, nothing to store. */
+const gapRecord = (msn: number, programDateTimeMs: number, duration: number, initVersion: number): SegmentRecord => ({
+  msn,
+  programDateTimeMs,
+  discontinuity: false,
+  initVersion,
+  parts: [],
+  complete: true,
+  gap: true,
+  duration,
+  size: 0,
+  persisted: Promise.resolve(),
+  persistedOk: true,
+});
 
 const concat = (chunks: Uint8Array[]): Uint8Array => {
   const out = new Uint8Array(chunks.reduce((a, c) => a + c.byteLength, 0));

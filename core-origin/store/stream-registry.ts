@@ -83,7 +83,10 @@ export class StreamRegistry {
       segmentDuration: m.segmentDuration ?? m.targetDuration,
       // Parts must stay fetchable ≥ 3 × TD after their tags go (which happens 3 × TD from the end).
       memorySegments: Math.max(this.windows.memorySegments, Math.ceil((6 * m.targetDuration) / (m.segmentDuration ?? m.targetDuration)) + 1),
-      playlistSegments: Math.max(this.windows.playlistSegments, 6),
+      // A part's tag goes once more than 3 × TD follows it, and the part must stay fetchable 3 × TD
+      // longer (RFC §6.2.2); parts are served while their segment is listed, so the list spans
+      // more than 6 × TD (+ one part for the tag's last moment).
+      playlistSegments: Math.max(this.windows.playlistSegments, 6, Math.ceil((6 * m.targetDuration + m.partTarget) / (m.segmentDuration ?? m.targetDuration) - 1e-9)),
     };
     return new RenditionState(name, type, window, this.storage, `${stream.id}/${stream.sessionId}/${name}`, this.onError);
   }
