@@ -1,6 +1,6 @@
 import { parseStreamPath, type StreamResource } from "../../shared/urls.ts";
 import { isStreamId } from "../../shared/ids.ts";
-import { directivesQuery, readDirectives, type Directives } from "./directives.ts";
+import { directivesQuery, readDirectives, type Directives } from "../../shared/hls/delivery-directives.ts";
 
 /** One cacheable object the edge serves: a stream resource plus its normalised directives. */
 export interface EdgeObject {

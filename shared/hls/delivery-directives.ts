@@ -1,12 +1,11 @@
-import { parseUint } from "../../shared/ids.ts";
-
-export type Skip = "YES" | "v2";
+import { parseUint } from "../ids.ts";
+import type { SkipDirective } from "./types.ts";
 
 /** The LL-HLS delivery directives of one request, validated (RFC 8216bis §6.2.5). */
 export interface Directives {
   msn: number | null;
   part: number | null;
-  skip: Skip | null;
+  skip: SkipDirective | null;
 }
 
 export type DirectivesResult = { ok: true; directives: Directives } | { ok: false; error: string };
