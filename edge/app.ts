@@ -59,7 +59,7 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
   app.get("/healthz", (c) => c.json({ status: "ok", component: "edge", edge: c.env.EDGE_ID ?? "edge", inflight: coalescer.size }));
   app.route("/", hlsRoutes(deps));
   app.route("/", prewarmRoutes(deps));
-  app.route("/", pageRoutes());
+  app.route("/", pageRoutes({ upstream: options.upstream }));
   app.notFound((c) => jsonError(404, "not found", { path: new URL(c.req.url).pathname }));
   app.onError((err) => jsonError(500, "internal error", { detail: err.message }));
   return { app, stats, coalescer };

@@ -1,5 +1,8 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { Mp4StreamReader, type TrackInfo } from "../../shared/mp4/index.ts";
-import { FFMPEG, spawnTracked } from "./proc.ts";
+import { OUT_DIR, ffmpegPath, spawnTracked } from "./proc.ts";
 
 /** One fMP4 fragment = one LL-HLS part, as the transcoder's packager produces them. */
 export interface Part {
@@ -16,51 +19,71 @@ export interface EncodedTrack {
   parts: Part[];
 }
 
-/**
- * Runs ffmpeg with the given input and codec arguments, muxing fragmented MP4 to stdout the way the
- * transcoder does (frag_keyframe + empty_moov + default_base_moof, one fragment per part), and
- * splits the stream with the same Mp4StreamReader the packager uses.
- */
-export const encodeFmp4 = (inputAndCodecArgs: string[], fragDurationUs: number): Promise<EncodedTrack> =>
+/** Generated media lives here, keyed by a hash of the ffmpeg arguments, so it is encoded once. */
+export const MEDIA_DIR = path.join(OUT_DIR, "media");
+
+/** `bench/out/media/<name>-<hash of args>.<ext>`: a change of arguments makes a new file. */
+export const mediaFile = (name: string, args: readonly string[], ext: string): string =>
+  path.join(MEDIA_DIR, `${name}-${createHash("sha256").update(args.join("\u0000")).digest("hex").slice(0, 12)}.${ext}`);
+
+/** Runs ffmpeg with `args`, its stdout saved to `file` (written under a temporary name, then renamed). */
+const ffmpegToFile = (args: string[], file: string): Promise<void> =>
   new Promise((resolve, reject) => {
-    const args = [
-      "-hide_banner", "-loglevel", "error", "-nostdin", ...inputAndCodecArgs,
-      "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", String(fragDurationUs), "pipe:1",
-    ];
-    const child = spawnTracked(FFMPEG, args, { stdio: ["ignore", "pipe", "pipe"] });
-    const reader = new Mp4StreamReader();
-    let init: { bytes: Uint8Array; track: TrackInfo } | null = null;
-    const parts: Part[] = [];
+    mkdirSync(path.dirname(file), { recursive: true });
+    const child = spawnTracked(ffmpegPath(), args, { stdio: ["ignore", "pipe", "pipe"] });
+    const chunks: Buffer[] = [];
     let stderr = "";
-    let failure: unknown = null;
+    child.stdout!.on("data", (c: Buffer) => chunks.push(c));
     child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    child.stdout!.on("data", (chunk: Buffer) => {
-      if (failure) return;
-      try {
-        for (const ev of reader.push(new Uint8Array(chunk))) {
-          if (ev.kind === "init") {
-            const track = ev.info.tracks[0];
-            if (!track) throw new Error("init segment without a track");
-            init = { bytes: ev.bytes, track };
-            continue;
-          }
-          const traf = ev.info.tracks[0];
-          if (!traf || !init) continue;
-          parts.push({ bytes: ev.bytes, duration: traf.duration / init.track.timescale, independent: traf.samples[0]?.isSync ?? false });
-        }
-      } catch (err) {
-        failure = err;
-      }
-    });
     child.on("error", reject);
     child.on("close", (code) => {
       if (code !== 0) return reject(new Error(`ffmpeg exited ${code}: ${stderr.trim()}`));
-      if (failure) return reject(failure as Error);
-      if (!init) return reject(new Error("ffmpeg wrote no init segment"));
-      const { bytes, track } = init;
-      resolve({ init: bytes, track, parts });
+      const tmp = `${file}.partial`;
+      writeFileSync(tmp, Buffer.concat(chunks));
+      renameSync(tmp, file);
+      resolve();
     });
   });
+
+/**
+ * Produces `file` with ffmpeg unless it already exists. The arguments must write the result to
+ * stdout (`pipe:1`): fragmented MP4 and FLV come out byte for byte as the transcoder would see them
+ * on a pipe.
+ */
+export const ensureMedia = async (file: string, args: string[], log: (line: string) => void): Promise<string> => {
+  if (existsSync(file)) return file;
+  log(`generating ${path.relative(process.cwd(), file)} with ffmpeg (once; cached in bench/out/media)`);
+  await ffmpegToFile(["-hide_banner", "-loglevel", "error", "-nostdin", ...args], file);
+  return file;
+};
+
+/**
+ * Splits a fragmented MP4 file into its init segment and fragments with the same Mp4StreamReader
+ * the transcoder's packager uses; each fragment is one part.
+ */
+export const readFmp4 = (file: string): EncodedTrack => {
+  const reader = new Mp4StreamReader();
+  let init: { bytes: Uint8Array; track: TrackInfo } | null = null;
+  const parts: Part[] = [];
+  for (const ev of [...reader.push(new Uint8Array(readFileSync(file))), ...reader.end()]) {
+    if (ev.kind === "init") {
+      const track = ev.info.tracks[0];
+      if (!track) throw new Error(`${file}: init segment without a track`);
+      init = { bytes: ev.bytes, track };
+      continue;
+    }
+    const traf = ev.info.tracks[0];
+    if (!traf || !init) continue;
+    parts.push({ bytes: ev.bytes, duration: traf.duration / init.track.timescale, independent: traf.samples[0]?.isSync ?? false });
+  }
+  if (!init) throw new Error(`${file}: no init segment`);
+  return { init: init.bytes, track: init.track, parts };
+};
+
+/** Output arguments that mux fragmented MP4 to stdout the way the transcoder does (one fragment per part). */
+export const fmp4OutputArgs = (fragDurationUs: number): string[] => [
+  "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", String(fragDurationUs), "pipe:1",
+];
 
 /**
  * Groups parts into segments of exactly `partsPerSegment`. Video segments must open on a keyframe

@@ -1,76 +1,80 @@
 /**
  * Load-generator process: N LL-HLS clients, each looping blocking playlist reloads for the next
- * part (`?_HLS_msn=M&_HLS_part=P`), the way hls.js and AVPlayer follow a live LL-HLS stream.
- * It runs in its own process so the clients' CPU is not charged to the server under test.
- * Only node: modules and clock.ts here: this file must not pull in the benchmark's own state.
+ * part (`?_HLS_msn=M&_HLS_part=P` from the PRELOAD-HINT), the way hls.js and AVPlayer follow a live
+ * LL-HLS stream, each on its own keep-alive connection. It runs in its own process so the clients'
+ * CPU is not charged to the server under test, and uses a minimal HTTP client (http-client.ts) so
+ * that 1,000 responses to one part cost as little as possible here.
+ * Only node: modules and small helpers here: this file must not pull in the benchmark's own state.
  */
-import http from "node:http";
 import { monoMs, sleep } from "./clock.ts";
+import { KeepAliveClient, type HttpResponse } from "./http-client.ts";
 import type { FromLoadgen, LoadgenStart, ToLoadgen } from "./loadgen-protocol.ts";
 
-const HINT = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="[^"]*?part(\d+)\.(\d+)\.m4s"/;
+const HINT = Buffer.from('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="');
+const HINT_URI = /part(\d+)\.(\d+)\.m4s"/y;
+
+/** The part named by the playlist's PRELOAD-HINT, found without decoding the whole body. */
+const preloadHint = (body: Buffer): { msn: number; part: number } | null => {
+  const at = body.lastIndexOf(HINT);
+  if (at < 0) return null;
+  const rest = body.toString("latin1", at + HINT.length, Math.min(body.length, at + HINT.length + 80));
+  const slash = rest.lastIndexOf("/", rest.indexOf('"'));
+  HINT_URI.lastIndex = slash + 1;
+  const m = HINT_URI.exec(rest);
+  return m ? { msn: Number(m[1]), part: Number(m[2]) } : null;
+};
 
 const send = (msg: FromLoadgen, then?: () => void) => process.send!(msg, undefined, undefined, then);
 
-const get = (agent: http.Agent, url: string): Promise<{ status: number; text: string }> =>
-  new Promise((resolve, reject) => {
-    http
-      .get(url, { agent }, (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on("error", reject);
-      })
-      .on("error", reject);
-  });
-
 const run = async (cfg: LoadgenStart, stopped: Promise<void>) => {
-  // One socket per client: every client always has exactly one request in flight.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: cfg.clients + 8, maxFreeSockets: cfg.clients + 8 });
+  const url = new URL(cfg.playlistUrl);
+  const path = url.pathname;
   const records: number[] = [];
   const errors: Record<string, number> = {};
   let responses = 0;
   let bodyBytes = 0;
   let running = true;
   const fail = (key: string) => (errors[key] = (errors[key] ?? 0) + 1);
+  const attempt = (c: KeepAliveClient, target: string): Promise<HttpResponse | { status: -1; error: string }> =>
+    c.get(target).catch((err: Error) => ({ status: -1 as const, error: err.message }));
 
   /** A plain (non-blocking) reload to find where the live edge is, as a player does on join or after an error. */
-  const join = async (): Promise<{ msn: number; part: number }> => {
-    for (;;) {
-      const res = await get(agent, cfg.playlistUrl).catch((err: NodeJS.ErrnoException) => ({ status: -1, text: err.code ?? String(err) }));
-      const m = res.status === 200 ? HINT.exec(res.text) : null;
-      if (m) return { msn: Number(m[1]), part: Number(m[2]) };
-      fail(res.status === -1 ? res.text : `join ${res.status}`);
+  const join = async (c: KeepAliveClient): Promise<{ msn: number; part: number } | null> => {
+    while (running) {
+      const res = await attempt(c, path);
+      const hint = res.status === 200 && "body" in res ? preloadHint(res.body) : null;
+      if (hint) return hint;
+      fail("error" in res ? res.error : `join ${res.status}`);
       await sleep(250);
     }
+    return null;
   };
 
   const client = async (i: number, joined: () => void) => {
     await sleep((cfg.rampMs * i) / cfg.clients);
-    let next = await join();
+    const c = new KeepAliveClient(url.hostname, Number(url.port));
+    let next = await join(c);
     joined();
-    while (running) {
+    while (running && next) {
       const want = next;
-      const res = await get(agent, `${cfg.playlistUrl}?_HLS_msn=${want.msn}&_HLS_part=${want.part}`).catch(
-        (err: NodeJS.ErrnoException) => ({ status: -1, text: err.code ?? String(err) }),
-      );
+      const res = await attempt(c, `${path}?_HLS_msn=${want.msn}&_HLS_part=${want.part}`);
       const at = monoMs();
       responses++;
-      const m = res.status === 200 ? HINT.exec(res.text) : null;
-      if (res.status === 200) {
+      const hint = res.status === 200 && "body" in res ? preloadHint(res.body) : null;
+      if (res.status === 200 && "body" in res) {
         records.push(want.msn, want.part, at);
-        bodyBytes += Buffer.byteLength(res.text);
+        bodyBytes += res.body.length;
       }
-      if (m) {
-        next = { msn: Number(m[1]), part: Number(m[2]) };
+      if (hint) {
+        next = hint;
       } else {
-        fail(res.status === -1 ? res.text : res.status === 200 ? "200 without preload hint" : String(res.status));
+        fail("error" in res ? res.error : res.status === 200 ? "200 without preload hint" : String(res.status));
         if (!running) break;
         await sleep(250);
-        next = await join();
+        next = await join(c);
       }
     }
+    c.close();
   };
 
   let joinedCount = 0;
@@ -84,7 +88,6 @@ const run = async (cfg: LoadgenStart, stopped: Promise<void>) => {
   // Each client's request in flight is answered by the next part (≤ one part target away); give
   // slow ones a bounded grace period, then report whatever arrived.
   await Promise.race([Promise.all(clients), sleep(8000)]);
-  agent.destroy();
   send({ type: "result", records, responses, errors, bodyBytes }, () => process.exit(0));
 };
 

@@ -1,6 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import path from "node:path";
 import { OUT_DIR, TSX_EXEC_ARGV, freePort, spawnTracked, stopChild, waitForHttp } from "./proc.ts";
 
@@ -52,10 +51,16 @@ const startServer = async (
   };
 };
 
-/** The real core-origin (`core-origin/main.ts`) configured from the environment like in production. */
+/**
+ * The real core-origin (`core-origin/main.ts`, as `npm run origin` and production run it) in its own
+ * process, configured from the environment (core-origin/config.ts): secret, port, storage
+ * directory; window sizes stay at their defaults unless `extraEnv` sets them.
+ */
 export const startOrigin = async (label = "origin", extraEnv: Record<string, string> = {}): Promise<ServerProcess> => {
   const port = await freePort();
-  const storageDir = mkdtempSync(path.join(tmpdir(), "cascade-bench-store-"));
+  // Under bench/out (git-ignored) like every other benchmark output; removed when the origin stops.
+  mkdirSync(path.join(OUT_DIR, "store"), { recursive: true });
+  const storageDir = mkdtempSync(path.join(OUT_DIR, "store", `${label}-`));
   return startServer(
     label,
     "core-origin/main.ts",

@@ -2,6 +2,7 @@ import { fork, spawn, type ChildProcess, type SpawnOptions } from "node:child_pr
 import { mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { resolveFfmpeg } from "../../gpu-transcoder/ffmpeg/probe.ts";
 import { sleep } from "./clock.ts";
 
 export const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -9,7 +10,9 @@ export const ROOT = path.resolve(import.meta.dirname, "..", "..");
 export const OUT_DIR = path.join(ROOT, "bench", "out");
 mkdirSync(OUT_DIR, { recursive: true });
 
-export const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
+let ffmpeg: string | null = null;
+/** The ffmpeg binary the transcoder would use (FFMPEG_PATH, else the system one, else the npm build). */
+export const ffmpegPath = (): string => (ffmpeg ??= resolveFfmpeg().path);
 
 /**
  * TypeScript children run as `node --import tsx file.ts` rather than `npx tsx file.ts`: same loader,
@@ -92,6 +95,21 @@ export const readRss = (pid: number): { rssKiB: number; hwmKiB: number } | null 
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
     return { rssKiB: field("VmRSS"), hwmKiB: field("VmHWM") };
+  } catch {
+    return null;
+  }
+};
+
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (Linux). */
+export const readCpuSeconds = (pid: number): number | null => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
   } catch {
     return null;
   }

@@ -31,7 +31,13 @@ export const summarize = (values: readonly number[]): Summary => {
   };
 };
 
-export const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 50);
+/** The middle value (the mean of the two middle values for an even count), for small sets of repeated runs. */
+export const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 
 /** Fixed decimals, with "–" for a missing value so tables never show NaN. */
 export const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : "–");

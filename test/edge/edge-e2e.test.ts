@@ -92,9 +92,8 @@ describe("end to end through the edge Worker (workerd)", () => {
     const text = await (await fetch(`${stack.live.originUrl}/live/it/180p/index.m3u8`)).text();
     const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part(\d+)\.(\d+)\.m4s"/.exec(text);
     expect(hint).not.toBeNull();
-    // Aim two parts ahead so every request is certainly waiting when the part appears.
-    const lastMsn = Number(hint![1]);
-    const target = { msn: lastMsn + 1, part: 0 };
+    // The hinted part: requests for it block until the transcoder pushes it.
+    const target = { msn: Number(hint![1]), part: Number(hint![2]) };
     const playlistsBefore = await originRequests("playlist");
     const partsBefore = await originRequests("part");
     const requests: Promise<{ status: number; body: string; edge: number }>[] = [];
@@ -105,7 +104,7 @@ describe("end to end through the edge Worker (workerd)", () => {
     }
     const results = await Promise.all(requests);
     for (const r of results) {
-      expect(r.status).toBe(200);
+      expect(r.status, `${JSON.stringify(target)} after hint ${hint![0]}: ${r.body}`).toBe(200);
       expect(r.body).toContain(`part${target.msn}.${target.part}.m4s`);
     }
     for (let e = 0; e < stack.edges.length; e++) {

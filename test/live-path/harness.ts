@@ -71,7 +71,8 @@ export const publish = (rtmpUrl: string, key: string, seconds?: number): ChildPr
   });
 
 export const exited = (child: ChildProcess): Promise<number | null> =>
-  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  // A child killed by a signal keeps exitCode null: check signalCode too, or this would wait forever.
+  child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

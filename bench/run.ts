@@ -1,0 +1,105 @@
+/**
+ * `npm run bench [-- [name…] [--quick] [--list]]`: runs the benchmarks (all, or the named ones),
+ * prints progress and a figures table, and writes bench/RESULTS.md with the machine, date and
+ * command. A development run (--quick, or any BENCH_* override) writes bench/out/RESULTS.dev.md
+ * instead, so contended or shortened figures never land in bench/RESULTS.md.
+ */
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { originPartLatency } from "./origin-part-latency.ts";
+import { originRss } from "./origin-rss.ts";
+import { transcoderRtf } from "./transcoder-rtf.ts";
+import { describeMachine, machineInfo } from "./lib/machine.ts";
+import { OUT_DIR, ROOT } from "./lib/proc.ts";
+import { figuresTable, readSections, renderResultsFile, renderSection, renderTextTable, type BenchResult, type Benchmark, type Figure, type RunContext } from "./lib/report.ts";
+import { benchOverrides } from "./lib/settings.ts";
+
+const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss];
+
+const USAGE = `usage: npm run bench [-- [name ...] [--quick] [--list]]
+
+  name      run only these benchmarks (default: all): ${BENCHMARKS.map((b) => b.name).join(", ")}
+  --quick   development mode: short durations, small loads
+  --list    list the benchmarks and exit
+
+Environment overrides (each makes the run a development run, written to bench/out/RESULTS.dev.md):
+  BENCH_LATENCY_CLIENTS=1,100   BENCH_LATENCY_SECONDS=40      origin-part-latency
+  BENCH_RTF_SOURCES=720p,1080p  BENCH_RTF_SECONDS=20  BENCH_RTF_REPEATS=3   transcoder-rtf
+  BENCH_RSS_MINUTES=10          BENCH_RSS_CLIENTS=10          origin-rss`;
+
+const parseArgs = (argv: string[]) => {
+  const names: string[] = [];
+  let quick = false;
+  for (const arg of argv) {
+    if (arg === "--quick") quick = true;
+    else if (arg === "--list") {
+      for (const b of BENCHMARKS) console.log(`${b.name.padEnd(22)} ${b.summary}`);
+      process.exit(0);
+    } else if (arg === "--help" || arg === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (arg.startsWith("-")) {
+      console.error(`unknown option ${arg}\n\n${USAGE}`);
+      process.exit(2);
+    } else if (!BENCHMARKS.some((b) => b.name === arg)) {
+      console.error(`unknown benchmark "${arg}"\n\n${USAGE}`);
+      process.exit(2);
+    } else names.push(arg);
+  }
+  return { names, quick };
+};
+
+/** The command as the user typed it (npm or tsx), with any BENCH_* overrides in front. */
+const commandLine = (argv: string[], overrides: string[]): string => {
+  const env = overrides.map((k) => `${k}=${process.env[k]}`).join(" ");
+  const base = process.env.npm_lifecycle_event === "bench" ? `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}` : `npx tsx bench/run.ts${argv.length ? ` ${argv.join(" ")}` : ""}`;
+  return env ? `${env} ${base}` : base;
+};
+
+const main = async () => {
+  const argv = process.argv.slice(2);
+  const { names, quick } = parseArgs(argv);
+  const selected = names.length > 0 ? BENCHMARKS.filter((b) => names.includes(b.name)) : BENCHMARKS;
+  const overrides = benchOverrides();
+  const ctx: RunContext = { machine: machineInfo(), date: new Date(), command: commandLine(argv, overrides), publishable: !quick && overrides.length === 0 };
+  const resultsFile = ctx.publishable ? path.join(ROOT, "bench", "RESULTS.md") : path.join(OUT_DIR, "RESULTS.dev.md");
+  const t0 = Date.now();
+  const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s]`;
+
+  console.log(`Cascade benchmarks: ${selected.map((b) => b.name).join(", ")}`);
+  console.log(`machine: ${describeMachine(ctx.machine)}`);
+  console.log(`command: ${ctx.command}`);
+  if (!ctx.publishable) console.log(`development run (${[quick ? "--quick" : "", ...overrides].filter(Boolean).join(", ")}): results go to ${path.relative(ROOT, resultsFile)}, bench/RESULTS.md is left alone`);
+  if (ctx.machine.loadAverage[0] > 0.5) console.log(`warning: 1-minute load average is ${ctx.machine.loadAverage[0].toFixed(2)}; figures from a busy machine are not comparable`);
+
+  const fresh = new Map<string, string>();
+  const results: BenchResult[] = [];
+  const failures: Array<{ name: string; error: string }> = [];
+  for (const b of selected) {
+    console.log(`\n${stamp()} ▶ ${b.name}: ${b.summary}`);
+    try {
+      const r = await b.run({ quick, log: (line) => console.log(`${stamp()}   ${b.name}: ${line}`) });
+      results.push(r);
+      fresh.set(b.name, renderSection(ctx, r));
+      console.log("");
+      for (const t of r.tables) console.log(`${renderTextTable(t)}\n`);
+      console.log(`${renderTextTable(figuresTable(`${r.name}: figures`, r.figures.map((f) => ({ benchmark: r.name, ...f }))))}\n`);
+      for (const n of r.notes) console.log(`note: ${n}`);
+    } catch (err) {
+      const error = (err as Error)?.stack ?? String(err);
+      console.error(`${stamp()} ✗ ${b.name} failed: ${error}`);
+      failures.push({ name: b.name, error });
+      fresh.set(b.name, renderSection(ctx, { name: b.name, title: b.title, error }));
+    }
+  }
+
+  const rows: Array<{ benchmark: string } & Figure> = results.flatMap((r) => r.figures.map((f) => ({ benchmark: r.name, ...f })));
+  console.log(`\n${renderTextTable(figuresTable(`Figures (${ctx.publishable ? "full run" : "development run: not for comparison"})`, rows))}`);
+  for (const f of failures) console.log(`${f.name}: FAILED (see above)`);
+
+  writeFileSync(resultsFile, renderResultsFile(BENCHMARKS.map((b) => b.name), readSections(resultsFile), fresh));
+  console.log(`\nwrote ${path.relative(ROOT, resultsFile)} (${((Date.now() - t0) / 60000).toFixed(1)} min)`);
+  process.exit(failures.length > 0 ? 1 : 0);
+};
+
+await main();
