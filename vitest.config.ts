@@ -1,5 +1,13 @@
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+
+/** Secrets the edge tests run with (never used outside tests). */
+export const EDGE_TEST_SECRETS = {
+  EDGE_ADMIN_TOKEN: "edge-admin-token-for-tests",
+  JWT_SECRET: "jwt-secret-for-tests-0123456789abcdef",
+  NODE_SECRET: "node-secret-for-tests-0123456789",
+} as const;
 
 export default defineConfig({
   test: {
@@ -13,16 +21,24 @@ export default defineConfig({
         },
       },
       {
-        // The edge Worker's tests run inside workerd, with the bindings from wrangler.toml.
+        // The edge Worker's tests run inside workerd, with the bindings from wrangler.toml (D1 `DB`
+        // included); the setup file applies the D1 migrations (edge/db/migrations) before each file.
         plugins: [
-          cloudflareTest({
+          cloudflareTest(async () => ({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { EDGE_ADMIN_TOKEN: "edge-admin-token-for-tests", ORIGIN_URL: "http://origin.test" } },
-          }),
+            miniflare: {
+              bindings: {
+                ...EDGE_TEST_SECRETS,
+                ORIGIN_URL: "http://origin.test",
+                TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./edge/db/migrations", import.meta.url))),
+              },
+            },
+          })),
         ],
         test: {
           name: "edge",
           include: ["edge/**/*.test.ts"],
+          setupFiles: ["./edge/test-support/apply-migrations.ts"],
           testTimeout: 30_000,
         },
       },

@@ -7,15 +7,21 @@ import { EdgeCache } from "./hls/edge-cache.ts";
 import type { Fetched } from "./hls/fetched.ts";
 import { TargetDurations } from "./hls/target-durations.ts";
 import { jsonError } from "./http/json-error.ts";
+import { controlPlaneRoutes } from "./routes/api.ts";
 import { hlsRoutes } from "./routes/hls.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { prewarmRoutes } from "./routes/prewarm.ts";
+import type { LifecycleFactory } from "./streams/lifecycle.ts";
 
 export interface EdgeAppOptions {
   /** How the edge reaches the origin; `fetch` in production, a stand-in in tests. */
   upstream?: (request: Request) => Promise<Response>;
   /** The cache to use; `caches.default` unless given. */
   cache?: () => Promise<Cache>;
+  /** How control-plane requests are forwarded when CONTROL_PLANE_URL is set; `fetch` unless given. */
+  forward?: (request: Request) => Promise<Response>;
+  /** Who stops streams (the go-live saga plugs in here); D1 only unless given. */
+  lifecycle?: LifecycleFactory;
 }
 
 /** Upstream fills per object key in this isolate: the offload figure the benchmarks and tests read. */
@@ -60,6 +66,7 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
   app.route("/", hlsRoutes(deps));
   app.route("/", prewarmRoutes(deps));
   app.route("/", pageRoutes({ upstream: options.upstream }));
+  app.route("/", controlPlaneRoutes({ deps, forward: options.forward, lifecycle: options.lifecycle }));
   app.notFound((c) => jsonError(404, "not found", { path: new URL(c.req.url).pathname }));
   app.onError((err) => jsonError(500, "internal error", { detail: err.message }));
   return { app, stats, coalescer };

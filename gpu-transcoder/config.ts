@@ -18,6 +18,13 @@ export interface TranscoderConfig {
   graceMs: number;
   minSpeed: number;
   slowPeriodMs: number;
+  /**
+   * Control plane (an edge) base URL: when set, stream keys the local list does not know are checked
+   * there (`POST /api/v1/ingest/authorize`), and the node registers and heartbeats its capacity.
+   */
+  controlPlaneUrl?: string | null;
+  /** Streams this node offers to transcode at once (reported to the control plane). */
+  slots?: number;
 }
 
 const num = (env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number => {
@@ -33,6 +40,8 @@ export const transcoderConfigFromEnv = (env: Record<string, string | undefined> 
   if (nodeSecret.length < 16) throw new Error("CASCADE_NODE_SECRET must be set (at least 16 characters)");
   const origins = (env.CASCADE_ORIGINS ?? "http://127.0.0.1:8080").split(",").map((s) => s.trim().replace(/\/+$/, "")).filter(Boolean);
   for (const o of origins) if (!/^https?:\/\/[^/]+$/.test(o)) throw new Error(`CASCADE_ORIGINS entry "${o}" must be an http(s) base URL`);
+  const controlPlaneUrl = env.CASCADE_CONTROL_PLANE_URL ? env.CASCADE_CONTROL_PLANE_URL.trim().replace(/\/+$/, "") : null;
+  if (controlPlaneUrl !== null && !/^https?:\/\/[^/\s]+$/.test(controlPlaneUrl)) throw new Error(`CASCADE_CONTROL_PLANE_URL "${controlPlaneUrl}" must be an http(s) base URL`);
   return {
     nodeId: env.CASCADE_NODE_ID ?? "local-1",
     rtmpHost: env.CASCADE_RTMP_HOST ?? "0.0.0.0",
@@ -49,5 +58,7 @@ export const transcoderConfigFromEnv = (env: Record<string, string | undefined> 
     graceMs: num(env, "CASCADE_RECONNECT_GRACE", 30, 0, 600) * 1000,
     minSpeed: num(env, "CASCADE_MIN_SPEED", 0.95, 0, 100),
     slowPeriodMs: num(env, "CASCADE_SLOW_PERIOD", 10, 1, 600) * 1000,
+    controlPlaneUrl,
+    slots: num(env, "CASCADE_SLOTS", 4, 0, 1024),
   };
 };

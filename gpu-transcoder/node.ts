@@ -3,8 +3,10 @@ import { Hono } from "hono";
 import pino, { type Logger } from "pino";
 import type { StreamEvent } from "../shared/events.ts";
 import { signNodeToken } from "../shared/tokens.ts";
-import { LocalKeyList } from "./auth/local-keys.ts";
+import { cpus, loadavg } from "node:os";
+import { chooseAuthorizer } from "./auth/choose-authorizer.ts";
 import type { TranscoderConfig } from "./config.ts";
+import { NodeHeartbeat } from "./control-plane/heartbeat.ts";
 import { probeFfmpeg, type FfmpegCapabilities } from "./ffmpeg/probe.ts";
 import { createRtmpServer } from "./ingest/index.ts";
 import type { PublishAuthorizer, PublishSession, RtmpServer } from "./ingest/types.ts";
@@ -30,10 +32,8 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
     { event: "ffmpeg_probed", path: caps.path, source: caps.source, version: caps.version, encoder: caps.h264Encoder, reasons: caps.encoderReasons, cmaf: caps.movflags.has("cmaf"), statsPeriod: caps.statsPeriod },
     "ffmpeg probed",
   );
-  const authorizer =
-    config.authorizer ??
-    (config.streamKeysFile ? LocalKeyList.fromFile(config.streamKeysFile) : LocalKeyList.fromSpec(config.streamKeys ?? ""));
   const token = await signNodeToken(config.nodeSecret, config.nodeId);
+  const authorizer = config.authorizer ?? chooseAuthorizer(config, token);
   const pipelines = new Map<string, StreamPipeline>();
   const events: StreamEvent[] = [];
 
@@ -126,6 +126,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
   app.notFound(() => jsonError(404, "not found"));
 
   let http: ServerType | null = null;
+  let heartbeat: NodeHeartbeat | null = null;
   return {
     caps,
     log,
@@ -137,10 +138,32 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
         http = serve({ fetch: app.fetch, hostname: config.controlHost, port: config.controlPort }, (info) => resolve(info.port));
         http.once("error", reject);
       });
-      log.info({ event: "listening", rtmpPort, controlPort, origins: config.origins }, "gpu-transcoder listening");
+      log.info({ event: "listening", rtmpPort, controlPort, origins: config.origins, controlPlane: config.controlPlaneUrl ?? null }, "gpu-transcoder listening");
+      if (config.controlPlaneUrl) {
+        const host = (h: string) => (h === "0.0.0.0" || h === "::" ? "127.0.0.1" : h);
+        heartbeat = new NodeHeartbeat({
+          baseUrl: config.controlPlaneUrl,
+          nodeToken: token,
+          logger: log,
+          describe: () => ({ control_url: `http://${host(config.controlHost)}:${controlPort}`, rtmp_url: `rtmp://${host(config.rtmpHost)}:${rtmpPort}/live`, version: "cascade-0.1" }),
+          capacity: () => {
+            const running = [...pipelines.values()].filter((p) => p.state !== "ended");
+            const speeds = running.map((p) => p.speed).filter((v) => v > 0);
+            return {
+              slots: config.slots ?? 4,
+              slots_used: running.length,
+              encoder: caps.h264Encoder,
+              load: Number((loadavg()[0]! / Math.max(1, cpus().length)).toFixed(3)),
+              speed: speeds.length ? Number(Math.min(...speeds).toFixed(3)) : 1,
+            };
+          },
+        });
+        heartbeat.start();
+      }
       return { rtmpPort, controlPort };
     },
     async close(): Promise<void> {
+      heartbeat?.stop();
       await Promise.all([...pipelines.values()].map((p) => p.end("node shutting down")));
       await rtmp.close();
       await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));

@@ -3,7 +3,7 @@
  * persisted state (and so its own Cache API), pointed at an origin. `npm start`, the end-to-end
  * tests and the benchmarks all start edges through here, so they run the same thing.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
@@ -18,6 +18,10 @@ export interface EdgeProcessOptions {
   /** Repository root (where wrangler.toml is). */
   root: string;
   env?: NodeJS.ProcessEnv;
+  /** More secrets for the Worker (JWT_SECRET, NODE_SECRET …), passed through the env file like the admin token. */
+  secrets?: Record<string, string>;
+  /** More plain vars (`--var NAME:value`), e.g. CONTROL_PLANE_URL, INGEST_RTMP_URL. */
+  vars?: Record<string, string>;
 }
 
 export interface EdgeProcess {
@@ -32,22 +36,46 @@ export interface EdgeProcess {
 /** Environment that keeps wrangler off the network: no telemetry, no `cf` object download. */
 export const OFFLINE_WRANGLER_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } as const;
 
+/** Where an edge's workerd state (Cache API, D1 …) persists: `<stateDir>/edge-<n>/state`. */
+export const edgePersistDir = (stateDir: string, index: number): string => path.join(stateDir, `edge-${index}`, "state");
+
+/**
+ * Applies the D1 migrations (wrangler.toml `migrations_dir`) to an edge's local database, the one
+ * `wrangler dev --persist-to` of the same directory serves. Idempotent: applied ones are skipped.
+ */
+export const applyEdgeMigrations = (o: { index: number; stateDir: string; root: string; env?: NodeJS.ProcessEnv }): Promise<string> => {
+  const persistTo = edgePersistDir(o.stateDir, o.index);
+  mkdirSync(persistTo, { recursive: true });
+  const wrangler = path.join(o.root, "node_modules", ".bin", "wrangler");
+  return new Promise((resolve, reject) => {
+    execFile(
+      wrangler,
+      ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo],
+      // CI=true: never prompt for confirmation.
+      { cwd: o.root, env: { ...process.env, ...o.env, ...OFFLINE_WRANGLER_ENV, CI: "true" }, timeout: 120_000, maxBuffer: 4 * 1024 * 1024 },
+      (err, stdout, stderr) => (err ? reject(new Error(`edge-${o.index}: D1 migrations failed: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout)),
+    );
+  });
+};
+
 export const startEdgeProcess = (o: EdgeProcessOptions): EdgeProcess => {
   const name = `edge-${o.index}`;
   const dir = path.join(o.stateDir, name);
   mkdirSync(dir, { recursive: true });
-  // The admin token goes through a file, not argv, so it does not show up in `ps`.
+  // Secrets go through a file, not argv, so they do not show up in `ps`.
   const envFile = path.join(dir, "secrets.env");
-  writeFileSync(envFile, `EDGE_ADMIN_TOKEN=${o.adminToken}\n`, { mode: 0o600 });
+  const secrets = { EDGE_ADMIN_TOKEN: o.adminToken, ...o.secrets };
+  writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
   const wrangler = path.join(o.root, "node_modules", ".bin", "wrangler");
   const args = [
     "dev",
     "--ip", "127.0.0.1",
     "--port", String(o.port),
     "--inspector-port", "0",
-    "--persist-to", path.join(dir, "state"),
+    "--persist-to", edgePersistDir(o.stateDir, o.index),
     "--var", `ORIGIN_URL:${o.originUrl}`,
     "--var", `EDGE_ID:${name}`,
+    ...Object.entries(o.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     "--env-file", envFile,
     "--show-interactive-dev-session=false",
     "--log-level", "warn",

@@ -9,7 +9,7 @@ import path from "node:path";
 import { randomToken } from "../shared/tokens.ts";
 import { resolveFfmpeg } from "../gpu-transcoder/ffmpeg/probe.ts";
 import { demoPublisherArgs } from "./demo-publisher.ts";
-import { startEdgeProcess, type EdgeProcess } from "./edge-process.ts";
+import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "./edge-process.ts";
 
 const args = process.argv.slice(2);
 const noDemo = args.includes("--no-demo");
@@ -26,12 +26,17 @@ mkdirSync(stateDir, { recursive: true });
 const localFile = path.join(stateDir, "local.json");
 // Secrets are generated once per checkout and kept out of git (.cascade/ is ignored).
 if (!existsSync(localFile)) {
-  writeFileSync(localFile, JSON.stringify({ nodeSecret: randomToken(32), edgeAdminToken: randomToken(32), streamKeys: { demo: `demo_${randomToken(12)}`, live: `live_${randomToken(12)}` } }, null, 2), { mode: 0o600 });
+  writeFileSync(
+    localFile,
+    JSON.stringify({ nodeSecret: randomToken(32), edgeAdminToken: randomToken(32), jwtSecret: randomToken(32), streamKeys: { demo: `demo_${randomToken(12)}`, live: `live_${randomToken(12)}` } }, null, 2),
+    { mode: 0o600 },
+  );
 }
-const local = JSON.parse(readFileSync(localFile, "utf8")) as { nodeSecret: string; edgeAdminToken?: string; streamKeys: Record<string, string> };
-if (!local.edgeAdminToken) {
-  // A checkout from before the edge existed: add the token, keep the keys.
-  local.edgeAdminToken = randomToken(32);
+const local = JSON.parse(readFileSync(localFile, "utf8")) as { nodeSecret: string; edgeAdminToken?: string; jwtSecret?: string; streamKeys: Record<string, string> };
+if (!local.edgeAdminToken || !local.jwtSecret) {
+  // A checkout from before the edge (or the control plane) existed: add what is missing, keep the keys.
+  local.edgeAdminToken ??= randomToken(32);
+  local.jwtSecret ??= randomToken(32);
   writeFileSync(localFile, JSON.stringify(local, null, 2), { mode: 0o600 });
 }
 const keysFile = path.join(stateDir, "stream-keys.json");
@@ -47,6 +52,12 @@ const env: NodeJS.ProcessEnv = {
 const ORIGIN = `http://127.0.0.1:${env.CASCADE_ORIGIN_PORT ?? 8080}`;
 const CONTROL = `http://127.0.0.1:${env.CASCADE_CONTROL_PORT ?? 8090}`;
 const RTMP = `rtmp://127.0.0.1:${env.CASCADE_RTMP_PORT ?? 1935}/live`;
+const EDGE_BASE_PORT = Number(env.CASCADE_EDGE_PORT ?? 8787);
+// The transcoder pushes to the origin started here, whatever port it was given.
+env.CASCADE_ORIGINS ??= ORIGIN;
+// The control plane is edge-1 (its D1 database). The transcoder checks keys there (after its local
+// list: the demo and live keys keep working with no account) and heartbeats its capacity.
+env.CASCADE_CONTROL_PLANE_URL ??= `http://127.0.0.1:${EDGE_BASE_PORT}`;
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;
@@ -99,15 +110,37 @@ process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 
 const tsx = path.join(root, "node_modules", ".bin", "tsx");
+const edgeProcesses: EdgeProcess[] = [];
+const edgeStateDir = path.join(root, ".wrangler", "state");
+// D1 migrations for every edge's local database, while the origin and the transcoder start. Only
+// edge-1's database holds data (edges 2..N forward the control plane to edge-1), but every edge
+// gets the schema so nothing ever meets a missing table.
+const migrated = Promise.all(Array.from({ length: edges }, (_, i) => applyEdgeMigrations({ index: i + 1, stateDir: edgeStateDir, root, env })));
+migrated.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
 start("origin", tsx, ["core-origin/main.ts"]);
 await waitHealthy(`${ORIGIN}/healthz`, "core-origin");
 start("transcoder", tsx, ["gpu-transcoder/main.ts"]);
 await waitHealthy(`${CONTROL}/healthz`, "gpu-transcoder");
+try {
+  await migrated;
+} catch (err) {
+  console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
+  await stop(1);
+}
 
-const EDGE_BASE_PORT = Number(env.CASCADE_EDGE_PORT ?? 8787);
-const edgeProcesses: EdgeProcess[] = [];
+const EDGE_1 = `http://127.0.0.1:${EDGE_BASE_PORT}`;
 for (let i = 1; i <= edges; i++) {
-  const edge = startEdgeProcess({ index: i, port: EDGE_BASE_PORT + i - 1, originUrl: ORIGIN, adminToken: local.edgeAdminToken, stateDir: path.join(root, ".wrangler", "state"), root, env });
+  const edge = startEdgeProcess({
+    index: i,
+    port: EDGE_BASE_PORT + i - 1,
+    originUrl: ORIGIN,
+    adminToken: local.edgeAdminToken,
+    secrets: { JWT_SECRET: local.jwtSecret, NODE_SECRET: local.nodeSecret },
+    vars: { INGEST_RTMP_URL: RTMP, ...(i > 1 ? { CONTROL_PLANE_URL: EDGE_1 } : {}) },
+    stateDir: edgeStateDir,
+    root,
+    env,
+  });
   edgeProcesses.push(edge);
   const prefix = (chunk: Buffer) => chunk.toString().split("\n").filter(Boolean).forEach((l) => process.stdout.write(`[${edge.name}] ${l}\n`));
   edge.child.stdout!.on("data", prefix);
@@ -140,6 +173,7 @@ Cascade is running.
                           then watch ${EDGE}/watch/live
   Play with ffplay:       ffplay ${EDGE}/hls/demo/master.m3u8
   Edges:                  ${edgeProcesses.map((e) => e.url).join("  ")}
+  Control plane API:      ${EDGE}/api/v1   (sign up: POST /api/v1/users {username, password}; then POST /api/v1/streams)
   Origin (behind edges):  ${ORIGIN}/live/demo/master.m3u8  ${ORIGIN}/healthz  ${ORIGIN}/metrics
   Transcoder:             ${CONTROL}/healthz  ${CONTROL}/streams  ${CONTROL}/events  ${CONTROL}/metrics
   Keys, node secret and edge admin token: ${localFile}

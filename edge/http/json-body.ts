@@ -1,0 +1,70 @@
+import type { Context } from "hono";
+import { ApiError, invalidFields } from "./api-error.ts";
+
+/** Largest JSON body the control-plane API accepts (bytes); larger ones get 413. */
+export const MAX_JSON_BODY = 16 * 1024;
+
+export type JsonObject = Record<string, unknown>;
+
+/**
+ * Reads the request body as one JSON object, at most `limit` bytes: 413 when larger (by
+ * Content-Length or by counting a streamed body), 400 naming the problem when it is empty, not JSON,
+ * or not an object.
+ */
+export const readJsonObject = async (c: Context, limit = MAX_JSON_BODY): Promise<JsonObject> => {
+  const declared = c.req.header("content-length");
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+  const body = c.req.raw.body;
+  let text = "";
+  if (body) {
+    const reader = body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel();
+        throw tooLarge(limit);
+      }
+      chunks.push(value);
+    }
+    const all = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      all.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all);
+    } catch {
+      throw new ApiError(400, "request body is not valid UTF-8");
+    }
+  }
+  if (text.trim() === "") throw new ApiError(400, "request body must be a JSON object", { detail: "the body is empty" });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, "request body is not valid JSON", { detail: err instanceof Error ? err.message : String(err) });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ApiError(400, "request body must be a JSON object", { detail: `got ${Array.isArray(parsed) ? "an array" : parsed === null ? "null" : typeof parsed}` });
+  }
+  return parsed as JsonObject;
+};
+
+const tooLarge = (limit: number) => new ApiError(413, "request body too large", { limit_bytes: limit });
+
+/** Fields not in `allowed` are errors too: a typo (`titel`) must not be silently ignored. */
+export const unknownFields = (body: JsonObject, allowed: readonly string[]): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(body)) if (!allowed.includes(key)) out[key] = "unknown field";
+  return out;
+};
+
+/** Throws 400 with every field problem at once, if there are any. */
+export const assertNoFieldErrors = (fields: Record<string, string>): void => {
+  if (Object.keys(fields).length > 0) throw invalidFields(fields);
+};

@@ -1,0 +1,70 @@
+import { Hono } from "hono";
+import { requireDb } from "../db/database.ts";
+import type { EdgeEnv } from "../env.ts";
+import { ApiError, tooManyRequests } from "../http/api-error.ts";
+import { FieldReader } from "../http/fields.ts";
+import { assertNoFieldErrors, readJsonObject, unknownFields, type JsonObject } from "../http/json-body.ts";
+import { checkStreamKey } from "../nodes/key-check.ts";
+import { requireNode } from "../nodes/node-auth.ts";
+import { HEARTBEAT_INTERVAL_S, recordHeartbeat, registerNode, type NodeCapacity } from "../nodes/node-store.ts";
+
+const CAPACITY_FIELDS = ["slots", "slots_used", "encoder", "load", "speed"] as const;
+const ENCODER_PATTERN = /^[a-z0-9_]{1,32}$/;
+
+const readCapacity = (f: FieldReader): Partial<NodeCapacity> => ({
+  slots: f.integer("slots", { required: true, min: 0, max: 1024 }),
+  slotsUsed: f.integer("slots_used", { min: 0, max: 1024 }) ?? 0,
+  encoder: f.string("encoder", { required: true, min: 1, max: 32, pattern: ENCODER_PATTERN, patternMessage: "must be an encoder name such as h264_nvenc or libx264" }),
+  load: f.number("load", { required: true, min: 0, max: 1000 }),
+  speed: f.number("speed", { required: true, min: 0, max: 1000 }),
+});
+
+const readBody = async (c: Parameters<typeof readJsonObject>[0], allowed: readonly string[]): Promise<{ body: JsonObject; f: FieldReader }> => {
+  const body = await readJsonObject(c);
+  const f = new FieldReader(body);
+  Object.assign(f.errors, unknownFields(body, allowed));
+  return { body, f };
+};
+
+/**
+ * Transcoder nodes (node token, `Authorization: Bearer <nodeId>.<sig>`): register and heartbeat
+ * their capacity; ask whether a stream key may publish before telling the publisher it is live.
+ */
+export const nodeRoutes = () => {
+  const app = new Hono<{ Bindings: EdgeEnv }>();
+
+  app.post("/api/v1/nodes/register", async (c) => {
+    const nodeId = await requireNode(c);
+    const { f } = await readBody(c, [...CAPACITY_FIELDS, "control_url", "rtmp_url", "version"]);
+    const capacity = readCapacity(f);
+    const controlUrl = f.string("control_url", { max: 256, pattern: /^https?:\/\/[^\s/]+(\/\S*)?$/, patternMessage: "must be an http(s) URL" }) ?? null;
+    const rtmpUrl = f.string("rtmp_url", { max: 256, pattern: /^rtmps?:\/\/[^\s/]+(\/\S*)?$/, patternMessage: "must be an rtmp(s) URL" }) ?? null;
+    const version = f.string("version", { max: 64 }) ?? null;
+    assertNoFieldErrors(f.errors);
+    await registerNode(requireDb(c.env), nodeId, { ...(capacity as NodeCapacity), controlUrl, rtmpUrl, version });
+    return c.json({ node_id: nodeId, registered: true, heartbeat_interval_s: HEARTBEAT_INTERVAL_S });
+  });
+
+  app.post("/api/v1/nodes/heartbeat", async (c) => {
+    const nodeId = await requireNode(c);
+    const { f } = await readBody(c, CAPACITY_FIELDS);
+    const capacity = readCapacity(f);
+    assertNoFieldErrors(f.errors);
+    if (!(await recordHeartbeat(requireDb(c.env), nodeId, capacity as NodeCapacity))) throw new ApiError(404, "node not registered; register first", { node_id: nodeId });
+    return c.json({ node_id: nodeId, ok: true, heartbeat_interval_s: HEARTBEAT_INTERVAL_S });
+  });
+
+  app.post("/api/v1/ingest/authorize", async (c) => {
+    const nodeId = await requireNode(c);
+    const { f } = await readBody(c, ["stream_key", "app", "remote_address"]);
+    const key = f.string("stream_key", { required: true, min: 1, max: 256, trim: false });
+    f.string("app", { max: 64 });
+    const remoteAddress = f.string("remote_address", { max: 64 });
+    assertNoFieldErrors(f.errors);
+    const result = await checkStreamKey(requireDb(c.env), { key: key!, nodeId, remoteAddress }, c.env.KEY_CHECK_RATE_LIMIT);
+    if ("limited" in result) throw tooManyRequests(result.retryAfterS);
+    return c.json(result.allowed ? { allowed: true, stream_id: result.streamId } : { allowed: false, stream_id: null, reason: result.reason }, 200, { "cache-control": "no-store" });
+  });
+
+  return app;
+};

@@ -1,0 +1,137 @@
+import { Hono } from "hono";
+import { optionalUser, requireUser } from "../accounts/auth.ts";
+import { requireDb } from "../db/database.ts";
+import { decodeCursor, encodeCursor } from "../db/cursor.ts";
+import { newStreamId } from "../db/ids.ts";
+import type { EdgeEnv } from "../env.ts";
+import { conflict, forbidden, invalidFields, notFound, type FieldErrors } from "../http/api-error.ts";
+import { queryInteger } from "../http/fields.ts";
+import { readJsonObject } from "../http/json-body.ts";
+import { canManage, loadManagedStream, loadStream } from "../streams/access.ts";
+import { d1StreamLifecycle, type LifecycleFactory } from "../streams/lifecycle.ts";
+import { ACTIVE_STATUSES, DEFAULT_INGEST_RTMP_URL, ownerStreamView, publicStreamView, streamUrls } from "../streams/model.ts";
+import { liveQualities } from "../streams/qualities.ts";
+import { eventView, listEvents } from "../streams/stream-events.ts";
+import { readStreamInput } from "../streams/stream-input.ts";
+import { newStreamKey } from "../streams/stream-keys.ts";
+import { getStream, insertStream, replaceKeyHash, updateStream } from "../streams/stream-store.ts";
+import type { Deps } from "./api.ts";
+
+export interface StreamRoutesOptions {
+  deps: Deps;
+  /** Who stops a stream; D1 only until the go-live saga provides its StreamControl client. */
+  lifecycle?: LifecycleFactory;
+}
+
+const ingestUrl = (env: EdgeEnv): string => env.INGEST_RTMP_URL || DEFAULT_INGEST_RTMP_URL;
+const NO_STORE = { "cache-control": "no-store" };
+
+/** One stream: create, read, update, rotate its key, stop it, its playback info and its events. */
+export const streamRoutes = (o: StreamRoutesOptions) => {
+  const lifecycleFor = o.lifecycle ?? (() => d1StreamLifecycle);
+  const app = new Hono<{ Bindings: EdgeEnv }>();
+
+  app.post("/api/v1/streams", async (c) => {
+    const user = await requireUser(c);
+    if (user.role === "viewer") throw forbidden("a viewer account cannot create streams");
+    const db = requireDb(c.env);
+    const input = await readStreamInput(db, await readJsonObject(c), "create");
+    const id = newStreamId();
+    const { key, hash } = await newStreamKey(id);
+    await insertStream(db, {
+      id,
+      userId: user.sub,
+      title: input.title!,
+      description: input.description ?? "",
+      category: input.category ?? null,
+      tags: input.tags ?? [],
+      latencyMode: input.latency_mode ?? "low",
+      enableRecording: input.enable_recording ?? false,
+      dvrWindow: input.dvr_window ?? 0,
+      keyHash: hash,
+    });
+    const stream = (await getStream(db, id))!;
+    return c.json(
+      { stream_id: id, stream_key: key, ingest_urls: { rtmp: ingestUrl(c.env) }, playback_url: streamUrls(id).watch, status: stream.status, stream: ownerStreamView(stream, ingestUrl(c.env)) },
+      201,
+      { ...NO_STORE, location: `/api/v1/streams/${id}` },
+    );
+  });
+
+  app.get("/api/v1/streams/:id", async (c) => {
+    const user = await optionalUser(c);
+    const stream = await loadStream(requireDb(c.env), c.req.param("id"));
+    return c.json(canManage(user, stream) ? ownerStreamView(stream, ingestUrl(c.env)) : publicStreamView(stream));
+  });
+
+  app.patch("/api/v1/streams/:id", async (c) => {
+    const user = await requireUser(c);
+    const db = requireDb(c.env);
+    const stream = await loadManagedStream(db, c.req.param("id"), user);
+    const patch = await readStreamInput(db, await readJsonObject(c), "patch");
+    if ((ACTIVE_STATUSES as readonly string[]).includes(stream.status)) {
+      const locked: FieldErrors = {};
+      for (const k of ["latency_mode", "dvr_window", "enable_recording"] as const) if (patch[k] !== undefined) locked[k] = `cannot change while the stream is ${stream.status}`;
+      if (Object.keys(locked).length) throw conflict(`the stream is ${stream.status}: pipeline settings are fixed until it ends`, { fields: locked });
+    }
+    if (!(await updateStream(db, stream.id, patch))) throw notFound("stream");
+    return c.json(ownerStreamView((await getStream(db, stream.id))!, ingestUrl(c.env)));
+  });
+
+  app.post("/api/v1/streams/:id/key", async (c) => {
+    const user = await requireUser(c);
+    const db = requireDb(c.env);
+    const stream = await loadManagedStream(db, c.req.param("id"), user);
+    if (stream.status === "ended") throw conflict("the stream has ended; create a new one");
+    const { key, hash } = await newStreamKey(stream.id);
+    if (!(await replaceKeyHash(db, stream.id, hash))) throw conflict("the stream has ended; create a new one");
+    const updated = (await getStream(db, stream.id))!;
+    return c.json({ stream_id: stream.id, stream_key: key, ingest_urls: { rtmp: ingestUrl(c.env) }, key_rotated_at: updated.key_rotated_at }, 200, NO_STORE);
+  });
+
+  app.post("/api/v1/streams/:id/stop", async (c) => {
+    const user = await requireUser(c);
+    const db = requireDb(c.env);
+    const stream = await loadManagedStream(db, c.req.param("id"), user);
+    if (stream.status === "ended") throw conflict("the stream has already ended");
+    const outcome = await lifecycleFor(c.env).stop(db, stream, { userId: user.sub, username: user.username });
+    if (!outcome.ok) throw outcome.reason === "gone" ? notFound("stream") : conflict("the stream has already ended");
+    return c.json({ stream_id: stream.id, status: "ended", ended_at: outcome.endedAt });
+  });
+
+  app.get("/api/v1/streams/:id/playback", async (c) => {
+    const stream = await loadStream(requireDb(c.env), c.req.param("id"));
+    const urls = streamUrls(stream.id);
+    const onAir = stream.status === "live" || stream.status === "reconnecting";
+    return c.json({
+      stream_id: stream.id,
+      status: stream.status,
+      title: stream.title,
+      user: { id: stream.user_id, username: stream.username },
+      viewer_count: stream.viewer_count,
+      started_at: stream.started_at,
+      playback_urls: { hls: urls.hls },
+      watch_url: urls.watch,
+      qualities: onAir ? await liveQualities(stream.id, o.deps(c)) : [],
+      chat_url: urls.chat,
+    });
+  });
+
+  app.get("/api/v1/streams/:id/events", async (c) => {
+    const user = await requireUser(c);
+    const db = requireDb(c.env);
+    const stream = await loadManagedStream(db, c.req.param("id"), user);
+    const errors: FieldErrors = {};
+    const limit = queryInteger(c.req.query("limit"), "limit", { min: 1, max: 100, fallback: 50 }, errors);
+    const cursorText = c.req.query("cursor");
+    const cursor = cursorText ? decodeCursor(cursorText, "events", ["number"]) : null;
+    if (cursorText && !cursor) errors.cursor = "invalid cursor";
+    if (Object.keys(errors).length) throw invalidFields(errors);
+    const rows = await listEvents(db, stream.id, limit + 1, cursor ? (cursor[0] as number) : null);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return c.json({ events: page.map(eventView), next_cursor: rows.length > limit && last ? encodeCursor("events", [last.id]) : null });
+  });
+
+  return app;
+};

@@ -1,0 +1,42 @@
+import { Hono } from "hono";
+import type { EdgeEnv } from "../env.ts";
+import type { DeliveryDeps } from "../hls/deliver.ts";
+import { apiErrorHandler } from "../http/api-error.ts";
+import type { LifecycleFactory } from "../streams/lifecycle.ts";
+import { accountRoutes } from "./api-accounts.ts";
+import { discoveryRoutes } from "./api-discovery.ts";
+import { nodeRoutes } from "./api-nodes.ts";
+import { streamRoutes } from "./api-streams.ts";
+import { forwardControlPlane } from "./control-plane-forward.ts";
+
+export type Deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }) => DeliveryDeps;
+
+export interface ControlPlaneOptions {
+  /** The edge's delivery dependencies (playback reads a live stream's master playlist through them). */
+  deps: Deps;
+  /** How a forwarded control-plane request is sent (CONTROL_PLANE_URL); `fetch` unless given. */
+  forward?: (request: Request) => Promise<Response>;
+  /** Who stops streams; D1 only until the go-live saga's StreamControl replaces it. */
+  lifecycle?: LifecycleFactory;
+}
+
+/**
+ * The control-plane API under `/api/v1`: accounts, streams, discovery, transcoder nodes. JSON in
+ * and out, bearer tokens, errors as `{ error, fields? }`; nothing here is cached by clients unless
+ * a route says so.
+ */
+export const controlPlaneRoutes = (o: ControlPlaneOptions) => {
+  const app = new Hono<{ Bindings: EdgeEnv }>();
+  app.use("/api/v1/*", forwardControlPlane(o.forward ?? ((req) => fetch(req))));
+  app.use("/api/v1/*", async (c, next) => {
+    await next();
+    if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
+  });
+  app.route("/", accountRoutes());
+  // Before the stream routes: `/streams/search` must not be taken for a stream id.
+  app.route("/", discoveryRoutes());
+  app.route("/", streamRoutes({ deps: o.deps, lifecycle: o.lifecycle }));
+  app.route("/", nodeRoutes());
+  app.onError(apiErrorHandler);
+  return app;
+};
