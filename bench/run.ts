@@ -6,6 +6,9 @@
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { edgeLatency } from "./edge-latency.ts";
+import { edgeOffload } from "./edge-offload.ts";
+import { edgeThroughput } from "./edge-throughput.ts";
 import { originPartLatency } from "./origin-part-latency.ts";
 import { originRss } from "./origin-rss.ts";
 import { transcoderRtf } from "./transcoder-rtf.ts";
@@ -14,7 +17,7 @@ import { OUT_DIR, ROOT } from "./lib/proc.ts";
 import { figuresTable, readSections, renderResultsFile, renderSection, renderTextTable, type BenchResult, type Benchmark, type Figure, type RunContext } from "./lib/report.ts";
 import { benchOverrides } from "./lib/settings.ts";
 
-const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss];
+const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss, edgeLatency, edgeOffload, edgeThroughput];
 
 const USAGE = `usage: npm run bench [-- [name ...] [--quick] [--list]]
 
@@ -25,7 +28,11 @@ const USAGE = `usage: npm run bench [-- [name ...] [--quick] [--list]]
 Environment overrides (each makes the run a development run, written to bench/out/RESULTS.dev.md):
   BENCH_LATENCY_CLIENTS=1,100   BENCH_LATENCY_SECONDS=40      origin-part-latency
   BENCH_RTF_SOURCES=720p,1080p  BENCH_RTF_SECONDS=20  BENCH_RTF_REPEATS=3   transcoder-rtf
-  BENCH_RSS_MINUTES=10          BENCH_RSS_CLIENTS=10          origin-rss`;
+  BENCH_RSS_MINUTES=10          BENCH_RSS_CLIENTS=10          origin-rss
+  BENCH_EDGE_LATENCY_PARTS=0.5,0.2  BENCH_EDGE_LATENCY_SECONDS=60  BENCH_EDGE_LATENCY_LADDER=…   edge-latency
+  BENCH_OFFLOAD_CLIENTS=1000    BENCH_OFFLOAD_DIRECT=50   BENCH_OFFLOAD_SECONDS=60
+  BENCH_OFFLOAD_RENDITION=360p  BENCH_OFFLOAD_LOADGENS=1                            edge-offload
+  BENCH_THROUGHPUT_CONNECTIONS=64  BENCH_THROUGHPUT_SECONDS=20                      edge-throughput`;
 
 const parseArgs = (argv: string[]) => {
   const names: string[] = [];

@@ -10,6 +10,8 @@ import net from "node:net";
 export interface HttpResponse {
   status: number;
   body: Buffer;
+  /** Status line and headers, as received (latin1), for the few callers that look at a header. */
+  head: string;
 }
 
 const HEADER_END = Buffer.from("\r\n\r\n");
@@ -19,21 +21,41 @@ export class KeepAliveClient {
   private socket: net.Socket | null = null;
   private pending: { resolve: (r: HttpResponse) => void; reject: (e: Error) => void } | null = null;
   private buf: Buffer = Buffer.alloc(0);
+  /**
+   * Chunks of a Content-Length body still incomplete, kept apart from `buf` and joined once when the
+   * body is complete: concatenating every chunk into `buf` would copy a 200 KB body several times.
+   */
+  private later: Buffer[] = [];
+  private laterBytes = 0;
   /** Parsed head of the response in progress. */
-  private head: { status: number; bodyStart: number; length: number | null; chunked: boolean } | null = null;
+  private head: { status: number; text: string; bodyStart: number; length: number | null; chunked: boolean } | null = null;
 
+  /** Extra request header lines, pre-formatted (`Name: value\r\n` each). */
+  private readonly extraHeaders: string;
+
+  /** @param headers extra request headers (e.g. `{ "accept-encoding": "gzip" }`, as browsers send) */
   constructor(
     private readonly host: string,
     private readonly port: number,
-  ) {}
+    headers: Record<string, string> = {},
+  ) {
+    this.extraHeaders = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("");
+  }
 
   private connect(): net.Socket {
     const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      // Nothing from a connection close() has given up on.
+      if (this.socket === socket) this.onData(chunk);
+    });
     const fail = (err: Error) => {
       if (this.socket !== socket) return;
       this.socket = null;
       this.buf = Buffer.alloc(0);
+      this.later = [];
+      this.laterBytes = 0;
       this.head = null;
       const p = this.pending;
       this.pending = null;
@@ -50,21 +72,37 @@ export class KeepAliveClient {
     const socket = this.socket ?? this.connect();
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
-      socket.write(`GET ${pathAndQuery} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n\r\n`);
+      socket.write(`GET ${pathAndQuery} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n${this.extraHeaders}\r\n`);
     });
   }
 
+  /** Closes the connection (a request in flight is rejected); the next get() opens a new one. */
   close(): void {
     const socket = this.socket;
     this.socket = null;
     socket?.destroy();
+    // Whatever part of a response had arrived belongs to the old connection.
+    this.buf = Buffer.alloc(0);
+    this.later = [];
+    this.laterBytes = 0;
+    this.head = null;
     const p = this.pending;
     this.pending = null;
     p?.reject(new Error("closed"));
   }
 
   private onData(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    const waiting = this.head;
+    if (waiting && !waiting.chunked && waiting.length !== null && this.buf.length + this.laterBytes + chunk.length < waiting.bodyStart + waiting.length) {
+      this.later.push(chunk);
+      this.laterBytes += chunk.length;
+      return;
+    }
+    if (this.later.length > 0) {
+      this.buf = Buffer.concat([this.buf, ...this.later, chunk]);
+      this.later = [];
+      this.laterBytes = 0;
+    } else this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     for (;;) {
       if (!this.head) {
         const end = this.buf.indexOf(HEADER_END);
@@ -72,7 +110,7 @@ export class KeepAliveClient {
         const head = this.buf.toString("latin1", 0, end);
         const status = Number(head.slice(9, 12));
         const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-        this.head = { status, bodyStart: end + 4, length: length ? Number(length[1]) : null, chunked: /\r\ntransfer-encoding:\s*chunked/i.test(head) };
+        this.head = { status, text: head, bodyStart: end + 4, length: length ? Number(length[1]) : null, chunked: /\r\ntransfer-encoding:\s*chunked/i.test(head) };
       }
       const h = this.head;
       let body: Buffer;
@@ -91,7 +129,7 @@ export class KeepAliveClient {
       this.head = null;
       const p = this.pending;
       this.pending = null;
-      p?.resolve({ status: h.status, body });
+      p?.resolve({ status: h.status, body, head: h.text });
       if (this.buf.length === 0) return;
     }
   }

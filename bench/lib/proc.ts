@@ -1,5 +1,5 @@
 import { fork, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { resolveFfmpeg } from "../../gpu-transcoder/ffmpeg/probe.ts";
@@ -30,7 +30,19 @@ export const track = <T extends ChildProcess>(child: T): T => {
   return child;
 };
 
+/** Children started in their own process group (`detached`): the whole group is killed, not just the leader. */
+const groups = new Set<ChildProcess>();
+
+const killGroup = (child: ChildProcess, signal: NodeJS.Signals): void => {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // the group is gone already
+  }
+};
+
 const killTracked = () => {
+  for (const child of groups) killGroup(child, "SIGKILL");
   for (const child of children) child.kill("SIGKILL");
 };
 process.once("exit", killTracked);
@@ -43,6 +55,35 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 export const spawnTracked = (cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess =>
   track(spawn(cmd, args, { cwd: ROOT, ...options }));
+
+/**
+ * Remembers a child that leads its own process group (spawned with `detached: true`, e.g. wrangler,
+ * which runs workerd as its child, or nginx with its workers): if the benchmark dies or is
+ * interrupted, the whole group gets SIGKILL.
+ */
+export const trackGroup = <T extends ChildProcess>(child: T): T => {
+  if (child.pid === undefined) return child;
+  groups.add(child);
+  child.once("exit", () => {
+    // The leader is gone; kill what it may have left behind in its group, then forget it.
+    killGroup(child, "SIGKILL");
+    groups.delete(child);
+  });
+  return child;
+};
+
+/** Spawns `cmd` as the leader of a new process group, tracked so the group dies with the benchmark. */
+export const spawnGroup = (cmd: string, args: string[], options: SpawnOptions = {}): ChildProcess =>
+  trackGroup(spawn(cmd, args, { cwd: ROOT, ...options, detached: true }));
+
+/** `signal` to a tracked group, then SIGKILL to the group if its leader has not exited within `graceMs`. */
+export const stopGroup = async (child: ChildProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 5000): Promise<void> => {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  killGroup(child, signal);
+  const timer = setTimeout(() => killGroup(child, "SIGKILL"), graceMs);
+  await exited(child);
+  clearTimeout(timer);
+};
 
 /** Forks a TypeScript module with an IPC channel. */
 export const forkTs = (modulePath: string, args: string[] = [], options: { stdio?: SpawnOptions["stdio"] } = {}): ChildProcess =>
@@ -113,6 +154,26 @@ export const readCpuSeconds = (pid: number): number | null => {
   } catch {
     return null;
   }
+};
+
+/**
+ * CPU seconds used so far by every live process in process group `pgid` (a detached child and what
+ * it started: wrangler and its workerd, nginx and its workers). Processes that already exited are
+ * not counted, so take both readings while the group runs.
+ */
+export const groupCpuSeconds = (pgid: number): number => {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid) total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      // exited while we looked
+    }
+  }
+  return total;
 };
 
 /** Runs a command to completion, collecting stderr for the error message. */

@@ -37,3 +37,18 @@ export const benchOverrides = (): string[] =>
   Object.keys(process.env)
     .filter((k) => k.startsWith("BENCH_") && process.env[k] !== undefined && process.env[k] !== "")
     .sort();
+
+export const envNumberList = (name: string, fallback: number[], range: { min: number; max: number }): number[] => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const list = raw.split(",").map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isFinite(n) || n < range.min || n > range.max)) {
+    throw new Error(`${name} must be a comma-separated list of numbers from ${range.min} to ${range.max}, got "${raw}"`);
+  }
+  return list;
+};
+
+export const envString = (name: string, fallback: string): string => {
+  const raw = process.env[name];
+  return raw === undefined || raw === "" ? fallback : raw;
+};
