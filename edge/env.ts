@@ -24,4 +24,20 @@ export interface EdgeEnv {
   /** Rate limits as `<count>/<seconds>`: failed logins per username, failed key checks per stream. */
   LOGIN_RATE_LIMIT?: string;
   KEY_CHECK_RATE_LIMIT?: string;
+  /** One StreamControl Durable Object per stream: lifecycle and the go-live saga (edge/do/stream-control.ts). */
+  STREAM_CONTROL?: DurableObjectNamespace<import("./do/stream-control.ts").StreamControl>;
+  /** Comma-separated base URLs of the edges the go-live saga prewarms (with EDGE_ADMIN_TOKEN); unset: none, the probe reads the origin. */
+  EDGE_URLS?: string;
+  /** Seconds a live stream stays `reconnecting` after its publisher drops (default 30). */
+  RECONNECT_GRACE_S?: string;
+  /** Seconds between monitor_stream checks of a live stream (default 5). */
+  SAGA_MONITOR_INTERVAL_S?: string;
+  /** Seconds warmup_cdn waits for the first parts through an edge before the go-live fails (default 30). */
+  SAGA_WARMUP_TIMEOUT_S?: string;
+  /** Go-live fan-out batches (and webhook deliveries when WEBHOOK_QUEUE is unbound); consumed by this Worker's `queue` handler. */
+  NOTIFY_QUEUE?: Queue<import("./notifications/messages.ts").NotifyMessage>;
+  /** Webhook deliveries, retried with backoff, dead-lettered to `cascade-webhooks-dlq` (edge/notifications/queue-handler.ts). */
+  WEBHOOK_QUEUE?: Queue<import("./notifications/messages.ts").NotifyMessage>;
+  /** `true` (development only): webhooks may target http and private/loopback addresses. */
+  ALLOW_PRIVATE_WEBHOOKS?: string;
 }

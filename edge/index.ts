@@ -1,6 +1,13 @@
 /** The edge Worker entry: LL-HLS delivery with cache and coalescing, prewarm, player and directory pages. */
 import { createEdgeApp } from "./app.ts";
+import type { EdgeEnv } from "./env.ts";
+import { createQueueHandler } from "./notifications/queue-handler.ts";
 
 const { app } = createEdgeApp();
 
-export default app;
+/** Go-live fan-out and webhook deliveries (wrangler.toml `[[queues.consumers]]`). */
+const queue = createQueueHandler();
+
+export default { fetch: app.fetch, queue } satisfies ExportedHandler<EdgeEnv>;
+
+export { StreamControl } from "./do/stream-control.ts";

@@ -2,11 +2,12 @@ import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
 import pino, { type Logger } from "pino";
 import type { StreamEvent } from "../shared/events.ts";
-import { signNodeToken } from "../shared/tokens.ts";
+import { signNodeToken, verifyNodeToken } from "../shared/tokens.ts";
 import { cpus, loadavg } from "node:os";
 import { chooseAuthorizer } from "./auth/choose-authorizer.ts";
 import type { TranscoderConfig } from "./config.ts";
 import { NodeHeartbeat } from "./control-plane/heartbeat.ts";
+import { StreamReporter } from "./control-plane/stream-reports.ts";
 import { probeFfmpeg, type FfmpegCapabilities } from "./ffmpeg/probe.ts";
 import { createRtmpServer } from "./ingest/index.ts";
 import type { PublishAuthorizer, PublishSession, RtmpServer } from "./ingest/types.ts";
@@ -36,8 +37,13 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
   const authorizer = config.authorizer ?? chooseAuthorizer(config, token);
   const pipelines = new Map<string, StreamPipeline>();
   const events: StreamEvent[] = [];
+  // With a control plane: pipeline events go to it (the go-live saga acts on them).
+  const reporter = config.controlPlaneUrl ? new StreamReporter({ baseUrl: config.controlPlaneUrl, nodeToken: token, logger: log }) : null;
+  /** Streams the control plane's go-live saga told this node to expect (configure_encoders), by id → when. */
+  const expected = new Map<string, number>();
 
   const onEvent = (e: StreamEvent) => {
+    reporter?.report(e);
     events.push(e);
     if (events.length > 500) events.splice(0, events.length - 500);
     metrics.events.inc({ type: e.type });
@@ -112,6 +118,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
         renditions: p.activeRenditions,
         speed: Number(p.speed.toFixed(3)),
         startedAt: new Date(p.startedAt).toISOString(),
+        expectedByControlPlane: expected.has(id),
       })),
     ),
   );
@@ -123,6 +130,27 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
   app.get("/capabilities", (c) =>
     c.json({ ffmpeg: caps.version, source: caps.source, encoder: caps.h264Encoder, reasons: caps.encoderReasons, cmaf: caps.movflags.has("cmaf") }),
   );
+  // The control plane's saga (node token for this node): configure_encoders and its compensation / the stop.
+  app.post("/control/streams/:id/:action{expect|stop}", async (c) => {
+    const auth = c.req.header("authorization") ?? "";
+    const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
+    if ((await verifyNodeToken(config.nodeSecret, presented)) !== config.nodeId) return jsonError(401, "a node token for this node is required");
+    const id = c.req.param("id");
+    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id)) return jsonError(400, "invalid stream id");
+    const pipeline = pipelines.get(id);
+    if (c.req.param("action") === "expect") {
+      expected.set(id, Date.now());
+      if (expected.size > 1000) expected.delete(expected.keys().next().value!);
+      return c.json({ stream: id, expected: true, running: !!pipeline && pipeline.state !== "ended" });
+    }
+    expected.delete(id);
+    const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown };
+    const reason = typeof body.reason === "string" ? body.reason.slice(0, 200) : "stopped by the control plane";
+    const running = !!pipeline && pipeline.state !== "ended";
+    if (pipeline) await pipeline.end(reason);
+    log.info({ event: "stream_stopped_by_control_plane", stream: id, reason, running }, "stream stopped by the control plane");
+    return c.json({ stream: id, stopped: running });
+  });
   app.notFound(() => jsonError(404, "not found"));
 
   let http: ServerType | null = null;
@@ -165,6 +193,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
     async close(): Promise<void> {
       heartbeat?.stop();
       await Promise.all([...pipelines.values()].map((p) => p.end("node shutting down")));
+      await reporter?.flush();
       await rtmp.close();
       await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
     },

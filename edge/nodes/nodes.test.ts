@@ -69,7 +69,7 @@ describe("POST /api/v1/ingest/authorize", () => {
     const { s, check } = await setup();
     const ok = await check(s.stream_key, { remote_address: "203.0.113.7" });
     expect(ok.status).toBe(200);
-    expect(ok.body).toEqual({ allowed: true, stream_id: s.stream_id });
+    expect(ok.body).toEqual({ allowed: true, stream_id: s.stream_id, saga: "running" });
     const secretPart = s.stream_key.slice(-43);
     const wrong = `sk_${s.stream_id}_${secretPart.slice(0, -1)}${secretPart.endsWith("A") ? "B" : "A"}`;
     for (const key of [wrong, `sk_zzzzzzzzzzzz_${secretPart}`, "demo", s.stream_key.toUpperCase(), `${s.stream_key} `]) {

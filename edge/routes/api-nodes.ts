@@ -1,7 +1,12 @@
 import { Hono } from "hono";
+import { STREAM_EVENT_TYPES, type Severity, type StreamEventType } from "../../shared/events.ts";
+import { STREAM_ID_PATTERN } from "../../shared/ids.ts";
+import { streamControl } from "../do/stream-control-client.ts";
+import { getStreamKeyRecord } from "../streams/stream-store.ts";
+import { insertEventStatement } from "../streams/stream-events.ts";
 import { requireDb } from "../db/database.ts";
 import type { EdgeEnv } from "../env.ts";
-import { ApiError, tooManyRequests } from "../http/api-error.ts";
+import { ApiError, notFound, tooManyRequests } from "../http/api-error.ts";
 import { FieldReader } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields, type JsonObject } from "../http/json-body.ts";
 import { checkStreamKey } from "../nodes/key-check.ts";
@@ -9,6 +14,7 @@ import { requireNode } from "../nodes/node-auth.ts";
 import { HEARTBEAT_INTERVAL_S, recordHeartbeat, registerNode, type NodeCapacity } from "../nodes/node-store.ts";
 
 const CAPACITY_FIELDS = ["slots", "slots_used", "encoder", "load", "speed"] as const;
+const SEVERITIES: readonly string[] = ["info", "warning", "error", "critical"];
 const ENCODER_PATTERN = /^[a-z0-9_]{1,32}$/;
 
 const readCapacity = (f: FieldReader): Partial<NodeCapacity> => ({
@@ -63,7 +69,41 @@ export const nodeRoutes = () => {
     assertNoFieldErrors(f.errors);
     const result = await checkStreamKey(requireDb(c.env), { key: key!, nodeId, remoteAddress }, c.env.KEY_CHECK_RATE_LIMIT);
     if ("limited" in result) throw tooManyRequests(result.retryAfterS);
-    return c.json(result.allowed ? { allowed: true, stream_id: result.streamId } : { allowed: false, stream_id: null, reason: result.reason }, 200, { "cache-control": "no-store" });
+    if (!result.allowed) return c.json({ allowed: false, stream_id: null, reason: result.reason }, 200, { "cache-control": "no-store" });
+    // An authorised publish starts the go-live saga; the node does not wait for it (see README "Go-live saga").
+    const control = streamControl(c.env, result.streamId);
+    let saga: string | null = null;
+    if (control) {
+      try {
+        saga = (await control.begin(nodeId)).phase;
+      } catch (err) {
+        console.error(JSON.stringify({ event: "saga_begin_failed", stream: result.streamId, error: String(err) }));
+      }
+    }
+    return c.json({ allowed: true, stream_id: result.streamId, ...(saga ? { saga } : {}) }, 200, { "cache-control": "no-store" });
+  });
+
+  // A node reports what happened to a stream's pipeline: publish lost/restored, quality changes, the end.
+  app.post("/api/v1/nodes/events", async (c) => {
+    const nodeId = await requireNode(c);
+    const { body, f } = await readBody(c, ["stream_id", "type", "severity", "data"]);
+    const streamId = f.string("stream_id", { required: true, max: 64, pattern: STREAM_ID_PATTERN, patternMessage: "must be a stream id" });
+    const type = f.string("type", { required: true, max: 32 });
+    const severity = f.string("severity", { max: 16 }) ?? "info";
+    if (type !== undefined && !(STREAM_EVENT_TYPES as readonly string[]).includes(type)) f.errors.type = `must be one of ${STREAM_EVENT_TYPES.join(", ")}`;
+    if (!SEVERITIES.includes(severity)) f.errors.severity = `must be one of ${SEVERITIES.join(", ")}`;
+    const data = body.data;
+    if (data !== undefined && (typeof data !== "object" || data === null || Array.isArray(data))) f.errors.data = "must be an object";
+    assertNoFieldErrors(f.errors);
+    const db = requireDb(c.env);
+    if (!(await getStreamKeyRecord(db, streamId!))) throw notFound("stream");
+    const report = { nodeId, type: type as StreamEventType, severity: severity as Severity, data: (data ?? {}) as Record<string, unknown> };
+    const control = streamControl(c.env, streamId!);
+    if (control) return c.json({ ok: true, ...(await control.nodeEvent(report)) });
+    if (report.type !== "stream_started" && report.type !== "stream_ended") {
+      await insertEventStatement(db, { streamId: streamId!, type: report.type, severity: report.severity, message: `Node ${nodeId}: ${report.type}`, details: { ...report.data, node_id: nodeId } }).run();
+    }
+    return c.json({ ok: true, phase: null });
   });
 
   return app;

@@ -3,6 +3,7 @@ import { optionalUser, requireUser } from "../accounts/auth.ts";
 import { requireDb } from "../db/database.ts";
 import { decodeCursor, encodeCursor } from "../db/cursor.ts";
 import { newStreamId } from "../db/ids.ts";
+import { streamControl, streamControlLifecycle } from "../do/stream-control-client.ts";
 import type { EdgeEnv } from "../env.ts";
 import { conflict, forbidden, invalidFields, notFound, type FieldErrors } from "../http/api-error.ts";
 import { queryInteger } from "../http/fields.ts";
@@ -28,7 +29,8 @@ const NO_STORE = { "cache-control": "no-store" };
 
 /** One stream: create, read, update, rotate its key, stop it, its playback info and its events. */
 export const streamRoutes = (o: StreamRoutesOptions) => {
-  const lifecycleFor = o.lifecycle ?? (() => d1StreamLifecycle);
+  // The stream's StreamControl object when the Worker has the binding; D1 alone otherwise.
+  const lifecycleFor = o.lifecycle ?? ((env: EdgeEnv) => (env.STREAM_CONTROL ? streamControlLifecycle(env) : d1StreamLifecycle));
   const app = new Hono<{ Bindings: EdgeEnv }>();
 
   app.post("/api/v1/streams", async (c) => {
@@ -114,6 +116,25 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
       watch_url: urls.watch,
       qualities: onAir ? await liveQualities(stream.id, o.deps(c)) : [],
       chat_url: urls.chat,
+    });
+  });
+
+  // The go-live saga's progress for the owner (creator page, benchmarks): phase, step, each step's outcome and duration.
+  app.get("/api/v1/streams/:id/saga", async (c) => {
+    const user = await requireUser(c);
+    const stream = await loadManagedStream(requireDb(c.env), c.req.param("id"), user);
+    const state = await streamControl(c.env, stream.id)?.state();
+    if (!state) return c.json({ stream_id: stream.id, status: stream.status, phase: null, step: null, completed: [], node_id: null, failure: null, history: [] });
+    return c.json({
+      stream_id: stream.id,
+      status: stream.status,
+      phase: state.phase,
+      step: state.step,
+      completed: state.completed,
+      node_id: state.node?.id ?? null,
+      failure: state.failure,
+      runs: state.runs,
+      history: state.history,
     });
   });
 

@@ -5,8 +5,10 @@ import { apiErrorHandler } from "../http/api-error.ts";
 import type { LifecycleFactory } from "../streams/lifecycle.ts";
 import { accountRoutes } from "./api-accounts.ts";
 import { discoveryRoutes } from "./api-discovery.ts";
+import { followRoutes } from "./api-follows.ts";
 import { nodeRoutes } from "./api-nodes.ts";
 import { streamRoutes } from "./api-streams.ts";
+import { webhookRoutes } from "./api-webhooks.ts";
 import { forwardControlPlane } from "./control-plane-forward.ts";
 
 export type Deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }) => DeliveryDeps;
@@ -37,6 +39,8 @@ export const controlPlaneRoutes = (o: ControlPlaneOptions) => {
   app.route("/", discoveryRoutes());
   app.route("/", streamRoutes({ deps: o.deps, lifecycle: o.lifecycle }));
   app.route("/", nodeRoutes());
+  app.route("/", followRoutes());
+  app.route("/", webhookRoutes());
   app.onError(apiErrorHandler);
   return app;
 };

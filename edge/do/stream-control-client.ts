@@ -1,0 +1,57 @@
+import type { EdgeEnv } from "../env.ts";
+import type { LifecycleFactory, StopOutcome } from "../streams/lifecycle.ts";
+import type { BeginResult, NodeReport, SagaPhase, SagaState } from "./stream-control.ts";
+
+/** Errors the runtime marks retryable (the object was reset or moved); one more try is safe: every method is idempotent. */
+const retryable = (err: unknown): boolean => typeof err === "object" && err !== null && (err as { retryable?: unknown }).retryable === true;
+
+/**
+ * The typed client of one stream's StreamControl object (one object per stream id, by name).
+ * Owns the retry on transient object errors.
+ */
+export class StreamControlClient {
+  constructor(
+    private readonly ns: NonNullable<EdgeEnv["STREAM_CONTROL"]>,
+    readonly streamId: string,
+  ) {}
+
+  private stub() {
+    return this.ns.get(this.ns.idFromName(this.streamId));
+  }
+
+  private async call<T>(fn: (stub: ReturnType<StreamControlClient["stub"]>) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.stub());
+    } catch (err) {
+      if (!retryable(err)) throw err;
+      return fn(this.stub());
+    }
+  }
+
+  /** An authorised publish on `nodeId` (the node's authorize call): starts the go-live saga. */
+  begin(nodeId: string | null): Promise<BeginResult> {
+    return this.call((s) => s.begin(this.streamId, nodeId) as Promise<BeginResult>);
+  }
+
+  /** A pipeline event the node reported (connection_lost, connection_restored, quality_changed, stream_ended …). */
+  nodeEvent(report: NodeReport): Promise<{ phase: SagaPhase | null }> {
+    return this.call((s) => s.nodeEvent(this.streamId, report) as Promise<{ phase: SagaPhase | null }>);
+  }
+
+  stop(by: { userId: string; username: string }): Promise<StopOutcome> {
+    return this.call((s) => s.stop(this.streamId, by) as Promise<StopOutcome>);
+  }
+
+  state(): Promise<SagaState | null> {
+    return this.call((s) => s.getState() as Promise<SagaState | null>);
+  }
+}
+
+/** The client for `streamId`, or null when the Worker has no STREAM_CONTROL binding. */
+export const streamControl = (env: EdgeEnv, streamId: string): StreamControlClient | null =>
+  env.STREAM_CONTROL ? new StreamControlClient(env.STREAM_CONTROL, streamId) : null;
+
+/** The streams API's lifecycle seam, served by the stream's StreamControl object. */
+export const streamControlLifecycle: LifecycleFactory = (env) => ({
+  stop: (_db, stream, by) => new StreamControlClient(env.STREAM_CONTROL!, stream.id).stop(by),
+});

@@ -1,0 +1,720 @@
+/**
+ * StreamControl: one Durable Object per stream that owns its lifecycle and runs the go-live saga
+ * (ARCHITECTURE.md, control path):
+ *
+ *   validate_event → reserve_capacity → configure_encoders → warmup_cdn → go_live (pivot)
+ *   → monitor_stream (every few seconds) → archive_vod (on stop)
+ *
+ * Alarms drive every step; each step's outcome is written to the object's storage before the next
+ * one is scheduled, so an object evicted or restarted anywhere resumes from storage. A failure
+ * before the pivot runs the compensations of the completed steps in reverse order and settles the
+ * stream back to `idle` with an `error` event; after the pivot only forward strategies apply.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Severity, StreamEventType } from "../../shared/events.ts";
+import { isoNow, requireDb } from "../db/database.ts";
+import type { EdgeEnv } from "../env.ts";
+import { getNode } from "../nodes/node-store.ts";
+import { candidateNodes, getReservation, markReservation, NODE_STALE_MS, releaseSlot, reserveSlot } from "../nodes/reservations.ts";
+import { d1StreamLifecycle, type StopOutcome } from "../streams/lifecycle.ts";
+import { DVR_WINDOW_MAX, LATENCY_MODES } from "../streams/model.ts";
+import { insertEventStatement } from "../streams/stream-events.ts";
+import { getStream } from "../streams/stream-store.ts";
+import { defaultSagaDeps, SAGA_STEPS, type NodeTarget, type SagaDeps, type SagaStage, type SagaStep } from "./saga-deps.ts";
+
+export type SagaPhase = "idle" | "running" | "compensating" | "live" | "reconnecting" | "stopping" | "ended";
+/** Forward recovery after the pivot. */
+export type RecoveryStrategy = "RETRY_WITH_ALTERNATE" | "SKIP" | "CONTINUE" | "MANUAL_INTERVENTION";
+const ARCHIVE_TASKS = ["stop_encoder", "release_slot", "mark_ended", "archive_vod"] as const;
+type ArchiveTask = (typeof ARCHIVE_TASKS)[number];
+
+export interface SagaRecord {
+  stage: SagaStage | ArchiveTask | "settle";
+  outcome: "ok" | "waiting" | "failed" | "compensated" | "compensation_failed" | "recovered";
+  at: string;
+  ms?: number;
+  error?: string;
+  strategy?: RecoveryStrategy;
+  detail?: string;
+}
+
+export interface SagaState {
+  streamId: string;
+  phase: SagaPhase;
+  /** The next forward step while `running`. */
+  step: SagaStep | null;
+  /** Completed reversible steps, in order (compensated from the end). */
+  completed: SagaStep[];
+  /** The node whose authorize call started the saga (the publisher is connected there). */
+  triggerNode: string | null;
+  node: NodeTarget | null;
+  /** Edges a prewarm was sent to (purged by the compensation). */
+  warmedEdges: string[];
+  probed: boolean;
+  pivoted: boolean;
+  notified: boolean;
+  stepStartedAt: number;
+  attempts: number;
+  failure: { step: SagaStep; error: string } | null;
+  /** Where compensation ends: `idle` (go-live failed) or `ended` (stopped before the pivot). */
+  settleTo: "idle" | "ended";
+  stopReason: string | null;
+  archiveDone: ArchiveTask[];
+  monitor: { lastMsn: number; lastParts: number; stalls: number; slow: boolean; originDown: boolean; checks: number };
+  reconnectDeadline: number | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  /** Sagas run for this stream (a failed go-live can be retried by publishing again). */
+  runs: number;
+  history: SagaRecord[];
+}
+
+export interface NodeReport {
+  nodeId: string;
+  type: StreamEventType;
+  severity: Severity;
+  data?: Record<string, unknown>;
+}
+
+export interface BeginResult {
+  accepted: boolean;
+  phase: SagaPhase;
+}
+
+/** Module-level override for the workerd tests (same isolate); null in production. */
+let depsOverride: ((env: EdgeEnv, streamId: string) => SagaDeps) | null = null;
+export const overrideSagaDeps = (f: ((env: EdgeEnv, streamId: string) => SagaDeps) | null): void => {
+  depsOverride = f;
+};
+
+const HISTORY_MAX = 200;
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 500);
+
+/** Work left to do after one `advance`: now, after a delay (ms), or nothing until an outside event. */
+type Next = { at: "now" } | { at: "later"; ms: number } | { at: "none" };
+const NOW: Next = { at: "now" };
+const NONE: Next = { at: "none" };
+const later = (ms: number): Next => ({ at: "later", ms });
+
+export class StreamControl extends DurableObject<EdgeEnv> {
+  private queue: Promise<unknown> = Promise.resolve();
+  private injected: SagaDeps | null = null;
+
+  /** Tests: the dependencies this instance uses (through `runInDurableObject`). */
+  useDeps(deps: SagaDeps | null): void {
+    this.injected = deps;
+  }
+
+  // ---- RPC surface -------------------------------------------------------------------------------
+
+  /** An authorised publish on `nodeId`: starts the saga (idempotent while one runs; a reconnect while `reconnecting`). */
+  async begin(streamId: string, nodeId: string | null): Promise<BeginResult> {
+    return this.serial(async () => {
+      const s = await this.load();
+      if (s && s.phase === "reconnecting") {
+        await this.restored(s, "publisher reconnected");
+        return { accepted: true, phase: s.phase };
+      }
+      if (s && s.phase !== "idle") return { accepted: s.phase === "running" || s.phase === "live", phase: s.phase };
+      const fresh = this.newState(streamId, nodeId, (s?.runs ?? 0) + 1, s?.history ?? []);
+      await this.save(fresh);
+      await this.ctx.storage.setAlarm(Date.now());
+      return { accepted: true, phase: fresh.phase };
+    });
+  }
+
+  /** What the node reports about the stream's pipeline (connection_lost, quality_changed …). */
+  async nodeEvent(streamId: string, report: NodeReport): Promise<{ phase: SagaPhase | null }> {
+    return this.serial(async () => {
+      const s = await this.load();
+      const data = { ...(report.data ?? {}), node_id: report.nodeId };
+      if (!s || s.phase === "idle" || s.phase === "ended") {
+        // No saga (a stream published before the saga existed, or one that ended): keep the record only.
+        if (report.type !== "stream_started" && report.type !== "stream_ended") await this.event(streamId, report.type, report.severity, `Node ${report.nodeId}: ${report.type}`, data);
+        return { phase: s?.phase ?? null };
+      }
+      const fromOurNode = !s.node || s.node.id === report.nodeId;
+      switch (report.type) {
+        case "connection_lost":
+          if (fromOurNode && s.phase === "live") await this.lost(s, data);
+          break;
+        case "connection_restored":
+          if (fromOurNode && s.phase === "reconnecting") await this.restored(s, "publisher reconnected", data);
+          break;
+        case "stream_ended":
+          // The node gave up on the publisher (its own grace period): the stream ends.
+          if (fromOurNode && (s.phase === "live" || s.phase === "reconnecting")) await this.beginStopping(s, "the node ended the pipeline");
+          else if (fromOurNode && s.phase === "running") await this.fail(s, s.step ?? "warmup_cdn", new Error("the publisher left before the stream went live"));
+          break;
+        case "stream_started":
+          break; // the saga records its own stream_started at the pivot
+        default:
+          await this.event(s.streamId, report.type, report.severity, `Node ${report.nodeId}: ${report.type}`, data);
+      }
+      return { phase: s.phase };
+    });
+  }
+
+  /** POST /streams/:id/stop: before the pivot, compensate and end; after it, archive_vod and end. */
+  async stop(streamId: string, by: { userId: string; username: string }): Promise<StopOutcome> {
+    return this.serial(async () => {
+      const db = requireDb(this.env);
+      let s = await this.load();
+      if (!s || s.phase === "idle") {
+        const stream = await getStream(db, streamId);
+        if (!stream) return { ok: false, reason: "gone" };
+        const outcome = await d1StreamLifecycle.stop(db, stream, by);
+        if (outcome.ok) {
+          s ??= this.newState(streamId, null, 0, []);
+          s.phase = "ended";
+          s.step = null;
+          s.endedAt = outcome.endedAt;
+          this.record(s, { stage: "settle", outcome: "ok", detail: `stopped by ${by.username} while idle` });
+          await this.save(s);
+        }
+        return outcome;
+      }
+      if (s.phase === "ended") return { ok: false, reason: "already-ended" };
+      const reason = `stopped by ${by.username}`;
+      if (s.phase === "running" || s.phase === "compensating") {
+        s.phase = "compensating";
+        s.settleTo = "ended";
+        s.stopReason = reason;
+        s.attempts = 0;
+        await this.save(s);
+      } else if (s.phase === "live" || s.phase === "reconnecting") {
+        await this.beginStopping(s, reason);
+      }
+      // Drive the remaining work inline (bounded) so the caller gets the final state; alarms finish the rest.
+      for (let i = 0; i < 50 && !s.endedAt; i++) {
+        const next = await this.advance(s, true);
+        if (next.at === "none") break;
+      }
+      await this.ctx.storage.setAlarm(Date.now());
+      return s.endedAt ? { ok: true, endedAt: s.endedAt } : { ok: false, reason: "already-ended" };
+    });
+  }
+
+  async getState(): Promise<SagaState | null> {
+    return this.load();
+  }
+
+  override async alarm(): Promise<void> {
+    await this.serial(async () => {
+      const s = await this.load();
+      if (!s) return;
+      const next = await this.advance(s, false);
+      if (next.at === "now") await this.ctx.storage.setAlarm(Date.now());
+      else if (next.at === "later") await this.ctx.storage.setAlarm(Date.now() + next.ms);
+    });
+  }
+
+  // ---- the state machine -------------------------------------------------------------------------
+
+  /** One unit of work for the current phase; the state is saved before it returns. */
+  private async advance(s: SagaState, inline: boolean): Promise<Next> {
+    switch (s.phase) {
+      case "running":
+        return this.runStep(s);
+      case "compensating":
+        return this.compensate(s, inline);
+      case "live":
+        return this.monitorStep(s);
+      case "reconnecting":
+        if (s.reconnectDeadline !== null && Date.now() < s.reconnectDeadline) return later(s.reconnectDeadline - Date.now());
+        await this.beginStopping(s, "the publisher did not reconnect within the grace period");
+        return NOW;
+      case "stopping":
+        return this.archiveStep(s, inline);
+      default:
+        return NONE;
+    }
+  }
+
+  private async runStep(s: SagaState): Promise<Next> {
+    const step = s.step!;
+    const deps = this.deps(s.streamId);
+    let done: boolean;
+    try {
+      await deps.beforeStage(step, s.streamId);
+      done = await this.forward[step](s, deps);
+    } catch (err) {
+      if (s.pivoted) {
+        // Past the point of no return (go_live's own writes succeeded): forward only.
+        await this.recover(s, "CONTINUE", "go_live", `after the pivot: ${errorText(err)}`);
+        done = true;
+      } else {
+        await this.fail(s, step, err);
+        return NOW;
+      }
+    }
+    if (!done) {
+      s.attempts++;
+      if (s.attempts === 1) this.record(s, { stage: step, outcome: "waiting", detail: "not ready yet" });
+      await this.save(s);
+      return later(deps.timing.retryMs);
+    }
+    this.record(s, { stage: step, outcome: "ok", ms: Date.now() - s.stepStartedAt, detail: s.attempts ? `${s.attempts + 1} tries` : undefined });
+    if (!s.completed.includes(step)) s.completed.push(step);
+    s.attempts = 0;
+    s.stepStartedAt = Date.now();
+    const i = SAGA_STEPS.indexOf(step);
+    if (step === "go_live") {
+      s.phase = "live";
+      s.step = null;
+      await this.save(s);
+      return later(deps.timing.monitorMs);
+    }
+    s.step = SAGA_STEPS[i + 1]!;
+    await this.save(s);
+    return NOW;
+  }
+
+  /** Forward steps: true when done, false when not ready yet (retried after `retryMs`); a throw fails the step. */
+  private readonly forward: Record<SagaStep, (s: SagaState, deps: SagaDeps) => Promise<boolean>> = {
+    validate_event: async (s) => {
+      const db = requireDb(this.env);
+      const stream = await getStream(db, s.streamId);
+      if (!stream) throw new Error("stream not found");
+      if (!["idle", "failed", "starting"].includes(stream.status)) throw new Error(`stream is ${stream.status}`);
+      const owner = await db.prepare("SELECT role FROM users WHERE id = ?1").bind(stream.user_id).first<{ role: string }>();
+      if (!owner) throw new Error("the stream's owner no longer exists");
+      if (owner.role === "viewer") throw new Error("the stream's owner may not stream");
+      const problems: string[] = [];
+      if (!(LATENCY_MODES as readonly string[]).includes(stream.latency_mode)) problems.push("latency_mode");
+      if (!(stream.dvr_window >= 0 && stream.dvr_window <= DVR_WINDOW_MAX)) problems.push("dvr_window");
+      if (stream.category !== null && stream.category_name === null) problems.push("category");
+      if (!stream.title.trim()) problems.push("title");
+      if (problems.length) throw new Error(`invalid stream settings: ${problems.join(", ")}`);
+      const update = await db
+        .prepare("UPDATE streams SET status = 'starting', ended_at = NULL, updated_at = ?2 WHERE id = ?1 AND status IN ('idle', 'failed', 'starting')")
+        .bind(s.streamId, isoNow())
+        .run();
+      if (update.meta.changes < 1) throw new Error("the stream changed state while validating");
+      return true;
+    },
+
+    reserve_capacity: async (s) => {
+      const db = requireDb(this.env);
+      let candidates = await candidateNodes(db, { prefer: s.triggerNode });
+      // The publisher is connected to the node that asked: RTMP cannot be moved, so only that node will do.
+      if (s.triggerNode) candidates = candidates.filter((n) => n.id === s.triggerNode);
+      for (const node of candidates) {
+        const reservation = await reserveSlot(db, s.streamId, node.id);
+        if (!reservation) continue; // raced for its last slot
+        s.node = { id: reservation.nodeId, controlUrl: reservation.controlUrl };
+        await db.prepare("UPDATE streams SET node_id = ?2 WHERE id = ?1").bind(s.streamId, reservation.nodeId).run();
+        return true;
+      }
+      throw new Error(s.triggerNode ? `node ${s.triggerNode} is not registered, not online or has no free slot` : "no transcoder node has a free slot");
+    },
+
+    configure_encoders: async (s, deps) => {
+      await deps.configureNode(s.node!, s.streamId);
+      await markReservation(requireDb(this.env), s.streamId, "configured");
+      return true;
+    },
+
+    warmup_cdn: async (s, deps) => {
+      const timedOut = Date.now() - s.stepStartedAt > deps.timing.warmupTimeoutMs;
+      await deps.openChatRoom(s.streamId);
+      for (const edge of deps.edgeUrls) {
+        if (s.warmedEdges.includes(edge)) continue;
+        // Recorded before the call: a prewarm that half-happened is still purged by the compensation.
+        s.warmedEdges.push(edge);
+        await this.save(s);
+        try {
+          await deps.prewarmEdge(edge, s.streamId);
+        } catch (err) {
+          s.warmedEdges = s.warmedEdges.filter((e) => e !== edge);
+          if (timedOut) throw new Error(`prewarm did not succeed within ${deps.timing.warmupTimeoutMs} ms: ${errorText(err)}`);
+          await this.save(s);
+          return false; // the stream's first playlists are not there yet
+        }
+      }
+      if (!s.probed) {
+        let seen = false;
+        try {
+          seen = await deps.probePart(s.streamId);
+        } catch {
+          seen = false;
+        }
+        if (!seen) {
+          if (timedOut) throw new Error(`no part came through the edge within ${deps.timing.warmupTimeoutMs} ms`);
+          return false;
+        }
+        s.probed = true;
+      }
+      return true;
+    },
+
+    go_live: async (s, deps) => {
+      const db = requireDb(this.env);
+      if (!s.pivoted) {
+        const now = isoNow();
+        const [update] = await db.batch([
+          db.prepare("UPDATE streams SET status = 'live', started_at = ?2, ended_at = NULL, node_id = ?3, updated_at = ?2 WHERE id = ?1 AND status = 'starting'").bind(s.streamId, now, s.node?.id ?? null),
+          db
+            .prepare(
+              `INSERT INTO stream_events (stream_id, event_type, severity, message, details, created_at)
+               SELECT ?1, 'stream_started', 'info', 'Stream is live', ?2, ?3 WHERE changes() = 1`,
+            )
+            .bind(s.streamId, JSON.stringify({ node_id: s.node?.id ?? null, edges: s.warmedEdges, run: s.runs }), now),
+        ]);
+        if (update!.meta.changes !== 1) {
+          const row = await db.prepare("SELECT status FROM streams WHERE id = ?1").bind(s.streamId).first<{ status: string }>();
+          // Already live: this object was evicted after the pivot's write and before its own.
+          if (row?.status !== "live") throw new Error(`the stream is ${row?.status ?? "gone"}; it cannot go live`);
+        }
+        s.pivoted = true;
+        s.startedAt = now;
+        await this.save(s);
+      }
+      if (!s.notified) {
+        try {
+          await deps.notifyFollowers(s.streamId);
+        } catch (err) {
+          await this.recover(s, "CONTINUE", "go_live", `follower notification failed: ${errorText(err)}`);
+        }
+        s.notified = true;
+      }
+      return true;
+    },
+  };
+
+  private readonly compensations: Record<SagaStep, (s: SagaState, deps: SagaDeps) => Promise<void>> = {
+    validate_event: async () => {
+      // Nothing to undo: the status goes back when the saga settles.
+    },
+    reserve_capacity: async (s) => {
+      const db = requireDb(this.env);
+      await releaseSlot(db, s.streamId);
+      await db.prepare("UPDATE streams SET node_id = NULL WHERE id = ?1 AND status IN ('starting', 'idle')").bind(s.streamId).run();
+    },
+    configure_encoders: async (s, deps) => {
+      await deps.stopNodeStream(s.node!, s.streamId, "go-live cancelled");
+      await markReservation(requireDb(this.env), s.streamId, "reserved");
+    },
+    warmup_cdn: async (s, deps) => {
+      for (const edge of [...s.warmedEdges].reverse()) {
+        await deps.purgeEdge(edge, s.streamId);
+        s.warmedEdges = s.warmedEdges.filter((e) => e !== edge);
+        await this.save(s);
+      }
+    },
+    go_live: async () => {
+      // Never compensated: the pivot is forward-only.
+    },
+  };
+
+  private async fail(s: SagaState, step: SagaStep, err: unknown): Promise<void> {
+    s.failure = { step, error: errorText(err) };
+    this.record(s, { stage: step, outcome: "failed", error: s.failure.error, ms: Date.now() - s.stepStartedAt });
+    // A step that failed half-way is compensated too (first) when it left something behind.
+    const partial = (step === "warmup_cdn" && s.warmedEdges.length > 0) || (step === "reserve_capacity" && (await getReservation(requireDb(this.env), s.streamId)) !== null);
+    if (partial && !s.completed.includes(step)) s.completed.push(step);
+    s.phase = "compensating";
+    s.settleTo = "idle";
+    s.attempts = 0;
+    await this.save(s);
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  private async compensate(s: SagaState, inline: boolean): Promise<Next> {
+    const deps = this.deps(s.streamId);
+    const step = s.completed.at(-1);
+    if (!step) return this.settle(s);
+    const stage = `compensate:${step}` as const;
+    const started = Date.now();
+    try {
+      await deps.beforeStage(stage, s.streamId);
+      await this.compensations[step](s, deps);
+      this.record(s, { stage, outcome: "compensated", ms: Date.now() - started });
+      s.completed.pop();
+      s.attempts = 0;
+    } catch (err) {
+      s.attempts++;
+      if (s.attempts < deps.timing.compensationAttempts) {
+        await this.save(s);
+        return inline ? NOW : later(deps.timing.retryMs * s.attempts);
+      }
+      this.record(s, { stage, outcome: "compensation_failed", error: errorText(err) });
+      await this.event(s.streamId, "error", "critical", `Compensation ${step} failed; needs an operator`, { step, error: errorText(err) });
+      s.completed.pop();
+      s.attempts = 0;
+    }
+    await this.save(s);
+    return NOW;
+  }
+
+  /** All compensations done: back to idle with an error event (or ended, when stopped before the pivot). */
+  private async settle(s: SagaState): Promise<Next> {
+    const db = requireDb(this.env);
+    const now = isoNow();
+    if (s.settleTo === "ended") {
+      await db.batch([
+        db.prepare("UPDATE streams SET status = 'ended', ended_at = ?2, node_id = NULL, viewer_count = 0, updated_at = ?2 WHERE id = ?1 AND status <> 'ended'").bind(s.streamId, now),
+        db
+          .prepare(
+            `INSERT INTO stream_events (stream_id, event_type, severity, message, details, created_at)
+             SELECT ?1, 'stream_ended', 'info', ?2, ?3, ?4 WHERE changes() = 1`,
+          )
+          .bind(s.streamId, `Stream ${s.stopReason ?? "stopped"} before it went live`, JSON.stringify({ reason: s.stopReason }), now),
+      ]);
+      s.phase = "ended";
+      s.endedAt = now;
+    } else {
+      const failure = s.failure ?? { step: "validate_event", error: "unknown" };
+      await db.batch([
+        db.prepare("UPDATE streams SET status = 'idle', node_id = NULL, updated_at = ?2 WHERE id = ?1 AND status = 'starting'").bind(s.streamId, now),
+        insertEventStatement(db, {
+          streamId: s.streamId,
+          type: "error",
+          severity: "error",
+          message: `Go-live failed at ${failure.step}: ${failure.error}`,
+          details: { step: failure.step, error: failure.error, compensated: this.compensatedThisRun(s), run: s.runs },
+          at: now,
+        }),
+      ]);
+      s.phase = "idle";
+    }
+    s.step = null;
+    this.record(s, { stage: "settle", outcome: "ok", detail: s.phase });
+    await this.save(s);
+    return NONE;
+  }
+
+  private compensatedThisRun(s: SagaState): string[] {
+    const out: string[] = [];
+    for (let i = s.history.length - 1; i >= 0; i--) {
+      const h = s.history[i]!;
+      if (h.outcome === "failed" && !h.stage.startsWith("compensate:")) break;
+      if (h.outcome === "compensated") out.unshift(h.stage);
+    }
+    return out.reverse();
+  }
+
+  // ---- after the pivot ---------------------------------------------------------------------------
+
+  private async monitorStep(s: SagaState): Promise<Next> {
+    const deps = this.deps(s.streamId);
+    const db = requireDb(this.env);
+    s.monitor.checks++;
+    try {
+      await deps.beforeStage("monitor_stream", s.streamId);
+      // 1. The node: alive (heartbeat) and encoding in real time.
+      const node = s.node ? await getNode(db, s.node.id) : null;
+      const stale = !node || node.status === "offline" || Date.now() - Date.parse(node.last_heartbeat_at) > NODE_STALE_MS;
+      if (stale) {
+        const moved = await this.moveToAlternate(s, deps);
+        if (!moved) return this.manualIntervention(s, `node ${s.node?.id ?? "?"} stopped reporting and no alternate node has a free slot`);
+      } else if (node.speed < 1.0 && node.speed > 0) {
+        if (!s.monitor.slow) {
+          s.monitor.slow = true;
+          // The node drops its top rung itself when it cannot keep up (it reports quality_changed).
+          await this.recover(s, "SKIP", "monitor_stream", `encoder speed ${node.speed}× < 1.0×: the node drops a rung`, "high_latency");
+        }
+      } else s.monitor.slow = false;
+      // 2. The origin: a failed health check is an alert, not a reason to stop.
+      const healthy = await deps.originHealthy();
+      if (!healthy && !s.monitor.originDown) await this.recover(s, "CONTINUE", "monitor_stream", "origin health check failed; streaming continues");
+      s.monitor.originDown = !healthy;
+      // 3. Parts arriving: the top rendition's playlist advances.
+      const progress = await deps.playlistProgress(s.streamId);
+      const advanced = progress !== null && (progress.msn > s.monitor.lastMsn || (progress.msn === s.monitor.lastMsn && progress.parts > s.monitor.lastParts));
+      if (advanced) {
+        s.monitor.lastMsn = progress.msn;
+        s.monitor.lastParts = progress.parts;
+        s.monitor.stalls = 0;
+      } else if (++s.monitor.stalls >= deps.timing.stallChecks) {
+        return this.manualIntervention(s, `no new part for ${s.monitor.stalls} checks`);
+      }
+    } catch (err) {
+      await this.recover(s, "CONTINUE", "monitor_stream", `monitoring failed: ${errorText(err)}`);
+    }
+    await this.save(s);
+    return later(deps.timing.monitorMs);
+  }
+
+  /** RETRY_WITH_ALTERNATE: move the stream's reservation to another node and configure it there. */
+  private async moveToAlternate(s: SagaState, deps: SagaDeps): Promise<boolean> {
+    const db = requireDb(this.env);
+    const previous = s.node;
+    const candidates = await candidateNodes(db, { exclude: previous ? [previous.id] : [] });
+    for (const node of candidates) {
+      await releaseSlot(db, s.streamId);
+      const reservation = await reserveSlot(db, s.streamId, node.id);
+      if (!reservation) continue;
+      s.node = { id: reservation.nodeId, controlUrl: reservation.controlUrl };
+      await this.save(s);
+      try {
+        await deps.configureNode(s.node, s.streamId);
+        await markReservation(db, s.streamId, "configured");
+      } catch (err) {
+        await this.recover(s, "CONTINUE", "monitor_stream", `alternate node ${node.id} not configured: ${errorText(err)}`);
+      }
+      await db.prepare("UPDATE streams SET node_id = ?2 WHERE id = ?1").bind(s.streamId, node.id).run();
+      await this.recover(s, "RETRY_WITH_ALTERNATE", "monitor_stream", `node ${previous?.id ?? "?"} lost; moved to ${node.id} (the publisher reconnects to ${node.rtmp_url ?? "its ingest URL"})`);
+      return true;
+    }
+    return false;
+  }
+
+  /** MANUAL_INTERVENTION: end gracefully (the node writes ENDLIST), with a critical event. */
+  private async manualIntervention(s: SagaState, why: string): Promise<Next> {
+    await this.recover(s, "MANUAL_INTERVENTION", "monitor_stream", why, "error", "critical");
+    await this.beginStopping(s, why);
+    return NOW;
+  }
+
+  private async recover(s: SagaState, strategy: RecoveryStrategy, stage: SagaStage, detail: string, type: StreamEventType = "error", severity: Severity = "warning"): Promise<void> {
+    this.record(s, { stage, outcome: "recovered", strategy, detail });
+    await this.event(s.streamId, type, severity, `${strategy}: ${detail}`, { strategy, stage });
+    await this.save(s);
+  }
+
+  private async lost(s: SagaState, data: Record<string, unknown>): Promise<void> {
+    const graceMs = this.deps(s.streamId).timing.graceMs;
+    const db = requireDb(this.env);
+    s.phase = "reconnecting";
+    s.reconnectDeadline = Date.now() + graceMs;
+    await db.batch([
+      db.prepare("UPDATE streams SET status = 'reconnecting', updated_at = ?2 WHERE id = ?1 AND status = 'live'").bind(s.streamId, isoNow()),
+      insertEventStatement(db, { streamId: s.streamId, type: "connection_lost", severity: "warning", message: `Publisher disconnected; waiting ${graceMs / 1000} s`, details: data }),
+    ]);
+    this.record(s, { stage: "monitor_stream", outcome: "waiting", detail: "publisher disconnected" });
+    await this.save(s);
+    await this.ctx.storage.setAlarm(s.reconnectDeadline);
+  }
+
+  private async restored(s: SagaState, why: string, data: Record<string, unknown> = {}): Promise<void> {
+    const db = requireDb(this.env);
+    s.phase = "live";
+    s.reconnectDeadline = null;
+    s.monitor.stalls = 0;
+    await db.batch([
+      db.prepare("UPDATE streams SET status = 'live', updated_at = ?2 WHERE id = ?1 AND status = 'reconnecting'").bind(s.streamId, isoNow()),
+      insertEventStatement(db, { streamId: s.streamId, type: "connection_restored", severity: "info", message: why, details: data }),
+    ]);
+    this.record(s, { stage: "monitor_stream", outcome: "ok", detail: why });
+    await this.save(s);
+    await this.ctx.storage.setAlarm(Date.now() + this.deps(s.streamId).timing.monitorMs);
+  }
+
+  private async beginStopping(s: SagaState, reason: string): Promise<void> {
+    s.phase = "stopping";
+    s.stopReason = reason;
+    s.reconnectDeadline = null;
+    s.attempts = 0;
+    await this.save(s);
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** archive_vod, in order: the node's pipeline ends (ENDLIST), the slot is released, the stream is ended, the VOD hook runs. */
+  private async archiveStep(s: SagaState, inline: boolean): Promise<Next> {
+    const deps = this.deps(s.streamId);
+    const db = requireDb(this.env);
+    const task = ARCHIVE_TASKS.find((t) => !s.archiveDone.includes(t));
+    if (!task) {
+      s.phase = "ended";
+      await this.save(s);
+      return NONE;
+    }
+    const started = Date.now();
+    try {
+      if (task === "stop_encoder") {
+        if (s.node) await deps.stopNodeStream(s.node, s.streamId, s.stopReason ?? "stopped");
+      } else if (task === "release_slot") {
+        await releaseSlot(db, s.streamId);
+      } else if (task === "mark_ended") {
+        const now = isoNow();
+        await db.batch([
+          db.prepare("UPDATE streams SET status = 'ended', ended_at = ?2, node_id = NULL, viewer_count = 0, updated_at = ?2 WHERE id = ?1 AND status <> 'ended'").bind(s.streamId, now),
+          db
+            .prepare(
+              `INSERT INTO stream_events (stream_id, event_type, severity, message, details, created_at)
+               SELECT ?1, 'stream_ended', 'info', ?2, ?3, ?4 WHERE changes() = 1`,
+            )
+            .bind(s.streamId, `Stream ended: ${s.stopReason ?? "stopped"}`, JSON.stringify({ reason: s.stopReason, started_at: s.startedAt }), now),
+        ]);
+        s.endedAt = now;
+      } else {
+        await deps.beforeStage("archive_vod", s.streamId);
+        await deps.archiveVod(s.streamId);
+      }
+    } catch (err) {
+      s.attempts++;
+      // archive_vod is retried until done; the others give up after a few tries (recorded) so the stream can end.
+      if (task === "archive_vod" || s.attempts < deps.timing.compensationAttempts) {
+        if (s.attempts === 1) this.record(s, { stage: task, outcome: "failed", error: errorText(err), detail: "retrying" });
+        await this.save(s);
+        if (inline && task !== "archive_vod") return NOW;
+        return later(Math.min(60_000, deps.timing.retryMs * 2 ** Math.min(s.attempts, 8)));
+      }
+      this.record(s, { stage: task, outcome: "failed", error: errorText(err), detail: "given up" });
+      await this.event(s.streamId, "error", "error", `${task} failed while ending the stream`, { task, error: errorText(err) });
+    }
+    this.record(s, { stage: task, outcome: "ok", ms: Date.now() - started });
+    s.archiveDone.push(task);
+    s.attempts = 0;
+    await this.save(s);
+    return NOW;
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------
+
+  private deps(streamId: string): SagaDeps {
+    return this.injected ?? depsOverride?.(this.env, streamId) ?? defaultSagaDeps(this.env);
+  }
+
+  /** One piece of work at a time in this instance (RPC calls and alarms interleave at awaits otherwise). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private newState(streamId: string, nodeId: string | null, runs: number, history: SagaRecord[]): SagaState {
+    return {
+      streamId,
+      phase: "running",
+      step: "validate_event",
+      completed: [],
+      triggerNode: nodeId,
+      node: null,
+      warmedEdges: [],
+      probed: false,
+      pivoted: false,
+      notified: false,
+      stepStartedAt: Date.now(),
+      attempts: 0,
+      failure: null,
+      settleTo: "idle",
+      stopReason: null,
+      archiveDone: [],
+      monitor: { lastMsn: -1, lastParts: 0, stalls: 0, slow: false, originDown: false, checks: 0 },
+      reconnectDeadline: null,
+      startedAt: null,
+      endedAt: null,
+      runs,
+      history,
+    };
+  }
+
+  private async load(): Promise<SagaState | null> {
+    return (await this.ctx.storage.get<SagaState>("saga")) ?? null;
+  }
+
+  private async save(s: SagaState): Promise<void> {
+    if (s.history.length > HISTORY_MAX) s.history.splice(0, s.history.length - HISTORY_MAX);
+    await this.ctx.storage.put("saga", s);
+  }
+
+  private record(s: SagaState, r: Omit<SagaRecord, "at">): void {
+    s.history.push({ ...r, at: isoNow() });
+  }
+
+  private async event(streamId: string, type: StreamEventType, severity: Severity, message: string, details: Record<string, unknown> = {}): Promise<void> {
+    await insertEventStatement(requireDb(this.env), { streamId, type, severity, message, details }).run();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The go-live saga end to end, with the real stack: origin and transcoder (this process), one edge
+ * Worker in workerd (`wrangler dev`) serving the control plane with D1 and the StreamControl
+ * object. Sign up, create a stream, publish with ffmpeg using the returned key → the node asks the
+ * edge to authorise it, which starts the saga → status `live`; stop → `ended`.
+ */
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOrigin, type Origin } from "../../core-origin/app.ts";
+import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
+import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
+import { parseLadderSpec } from "../../shared/ladder.ts";
+import { exited, NODE_SECRET, publish, waitFor } from "../live-path/harness.ts";
+import { EDGE_ADMIN_TOKEN, freePort } from "./stack.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const JWT_SECRET = "jwt-secret-for-the-saga-e2e-0123456789";
+
+let origin: Origin;
+let node: TranscoderNode;
+let edge: EdgeProcess;
+let stateDir: string;
+let storageDir: string;
+let publisher: ChildProcess | null = null;
+let rtmpUrl = "";
+
+const api = async <T = Record<string, unknown>>(method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> => {
+  const res = await fetch(`${edge.url}${p}`, {
+    method,
+    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as T };
+};
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(path.join(tmpdir(), "cascade-saga-"));
+  storageDir = mkdtempSync(path.join(tmpdir(), "cascade-saga-origin-"));
+  const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? "silent" });
+  origin = createOrigin({ host: "127.0.0.1", port: 0, nodeSecret: NODE_SECRET, storageDir, memorySegments: 8, playlistSegments: 15, logger });
+  const { port: originPort } = await origin.listen();
+  const edgePort = await freePort();
+  await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
+  edge = startEdgeProcess({
+    index: 1,
+    port: edgePort,
+    originUrl: `http://127.0.0.1:${originPort}`,
+    adminToken: EDGE_ADMIN_TOKEN,
+    stateDir,
+    root: ROOT,
+    secrets: { JWT_SECRET, NODE_SECRET },
+    vars: { EDGE_URLS: `http://127.0.0.1:${edgePort}`, SAGA_MONITOR_INTERVAL_S: "2", SAGA_WARMUP_TIMEOUT_S: "60" },
+  });
+  await edge.ready(90_000);
+  node = await createTranscoderNode({
+    nodeId: "saga-node",
+    rtmpHost: "127.0.0.1",
+    rtmpPort: 0,
+    controlHost: "127.0.0.1",
+    controlPort: 0,
+    origins: [`http://127.0.0.1:${originPort}`],
+    nodeSecret: NODE_SECRET,
+    streamKeys: null,
+    streamKeysFile: null,
+    controlPlaneUrl: edge.url,
+    slots: 2,
+    ladder: parseLadderSpec("180p:320x180@30:400:main"),
+    partTarget: 0.5,
+    segmentDuration: 2,
+    graceMs: 5_000,
+    minSpeed: 0,
+    slowPeriodMs: 600_000,
+    logger,
+  });
+  const { rtmpPort } = await node.listen();
+  rtmpUrl = `rtmp://127.0.0.1:${rtmpPort}/live`;
+  // The node registers with the control plane on its first heartbeat, right after listen().
+  await new Promise((r) => setTimeout(r, 2_000));
+}, 180_000);
+
+afterAll(async () => {
+  if (publisher && publisher.exitCode === null) {
+    publisher.kill("SIGTERM");
+    await exited(publisher);
+  }
+  await node?.close();
+  await edge?.stop();
+  await origin?.close();
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  if (storageDir) rmSync(storageDir, { recursive: true, force: true });
+});
+
+describe("go-live saga end to end", () => {
+  it("sign up, create a stream, publish with its key → live; stop → ended", async () => {
+    const username = `saga_${Date.now().toString(36)}`;
+    const signUp = await api<{ token: string }>("POST", "/api/v1/users", { username, password: "correct horse battery" });
+    expect(signUp.status).toBe(201);
+    const token = signUp.body.token;
+    const created = await api<{ stream_id: string; stream_key: string; ingest_urls: { rtmp: string } }>("POST", "/api/v1/streams", { title: "Saga end to end", category: "gaming" }, token);
+    expect(created.status).toBe(201);
+    const id = created.body.stream_id;
+    publisher = publish(rtmpUrl, created.body.stream_key);
+    const live = await waitFor(
+      "status live",
+      async () => {
+        const s = await api<{ status: string }>("GET", `/api/v1/streams/${id}`);
+        return s.body.status === "live" ? s.body : null;
+      },
+      90_000,
+    );
+    expect(live.status).toBe("live");
+    const saga = await api<{ phase: string; completed: string[]; node_id: string }>("GET", `/api/v1/streams/${id}/saga`, undefined, token);
+    expect(saga.body).toMatchObject({ phase: "live", completed: ["validate_event", "reserve_capacity", "configure_encoders", "warmup_cdn", "go_live"], node_id: "saga-node" });
+    const stop = await api<{ status: string }>("POST", `/api/v1/streams/${id}/stop`, undefined, token);
+    expect(stop.status).toBe(200);
+    expect((await api<{ status: string }>("GET", `/api/v1/streams/${id}`)).body.status).toBe("ended");
+    const events = await api<{ events: Array<{ event_type: string }> }>("GET", `/api/v1/streams/${id}/events`, undefined, token);
+    expect(events.body.events.map((e) => e.event_type)).toEqual(expect.arrayContaining(["stream_started", "stream_ended"]));
+    // The node ended the pipeline.
+    await waitFor("the pipeline ended", async () => !node.pipelines.has(id) || node.pipelines.get(id)!.state === "ended", 20_000);
+  }, 240_000);
+});
