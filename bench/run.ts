@@ -9,6 +9,7 @@ import path from "node:path";
 import { edgeLatency } from "./edge-latency.ts";
 import { edgeOffload } from "./edge-offload.ts";
 import { edgeThroughput } from "./edge-throughput.ts";
+import { goLive } from "./go-live.ts";
 import { originPartLatency } from "./origin-part-latency.ts";
 import { originRss } from "./origin-rss.ts";
 import { transcoderRtf } from "./transcoder-rtf.ts";
@@ -17,7 +18,7 @@ import { OUT_DIR, ROOT } from "./lib/proc.ts";
 import { figuresTable, readSections, renderResultsFile, renderSection, renderTextTable, type BenchResult, type Benchmark, type Figure, type RunContext } from "./lib/report.ts";
 import { benchOverrides } from "./lib/settings.ts";
 
-const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss, edgeLatency, edgeOffload, edgeThroughput];
+const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss, edgeLatency, edgeOffload, edgeThroughput, goLive];
 
 const USAGE = `usage: npm run bench [-- [name ...] [--quick] [--list]]
 
@@ -32,7 +33,8 @@ Environment overrides (each makes the run a development run, written to bench/ou
   BENCH_EDGE_LATENCY_PARTS=0.5,0.2  BENCH_EDGE_LATENCY_SECONDS=60  BENCH_EDGE_LATENCY_LADDER=…   edge-latency
   BENCH_OFFLOAD_CLIENTS=1000    BENCH_OFFLOAD_DIRECT=50   BENCH_OFFLOAD_SECONDS=60
   BENCH_OFFLOAD_RENDITION=360p  BENCH_OFFLOAD_LOADGENS=1                            edge-offload
-  BENCH_THROUGHPUT_CONNECTIONS=64  BENCH_THROUGHPUT_SECONDS=20                      edge-throughput`;
+  BENCH_THROUGHPUT_CONNECTIONS=64  BENCH_THROUGHPUT_SECONDS=20                      edge-throughput
+  BENCH_GOLIVE_RUNS=5           BENCH_GOLIVE_FOLLOWERS=10000                        go-live`;
 
 const parseArgs = (argv: string[]) => {
   const names: string[] = [];

@@ -129,6 +129,9 @@ try {
 }
 
 const EDGE_1 = `http://127.0.0.1:${EDGE_BASE_PORT}`;
+// Every local edge: the go-live saga (edge-1's StreamControl objects) prewarms each of them and
+// probes through the first; edges 2..N get the list too, so their configuration matches edge-1's.
+const EDGE_URLS = Array.from({ length: edges }, (_, i) => `http://127.0.0.1:${EDGE_BASE_PORT + i}`).join(",");
 for (let i = 1; i <= edges; i++) {
   const edge = startEdgeProcess({
     index: i,
@@ -136,7 +139,7 @@ for (let i = 1; i <= edges; i++) {
     originUrl: ORIGIN,
     adminToken: local.edgeAdminToken,
     secrets: { JWT_SECRET: local.jwtSecret, NODE_SECRET: local.nodeSecret },
-    vars: { INGEST_RTMP_URL: RTMP, ...(i > 1 ? { CONTROL_PLANE_URL: EDGE_1 } : {}) },
+    vars: { INGEST_RTMP_URL: RTMP, EDGE_URLS, ...(i > 1 ? { CONTROL_PLANE_URL: EDGE_1 } : {}) },
     stateDir: edgeStateDir,
     root,
     env,

@@ -18,6 +18,8 @@ export interface TranscoderOptions {
   partTarget: number;
   /** CASCADE_LADDER (`name:WxH@fps:kbps[:profile]`, comma separated). */
   ladder: string;
+  /** More environment for the node (e.g. CASCADE_CONTROL_PLANE_URL, CASCADE_NODE_ID), applied last. */
+  env?: Record<string, string>;
 }
 
 export interface StreamStatus {
@@ -59,6 +61,7 @@ export const startTranscoder = async (o: TranscoderOptions): Promise<RunningTran
       CASCADE_CONTROL_PORT: String(controlPort),
       CASCADE_PART_TARGET: String(o.partTarget),
       CASCADE_LADDER: o.ladder,
+      ...o.env,
     },
     stdio: ["ignore", fd, fd],
   });

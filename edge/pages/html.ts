@@ -23,10 +23,14 @@ export interface CspOptions {
   nonce?: string;
   /** Whether the page plays media (hls.js: MSE blob: URLs, a blob: worker, fetches to this origin). */
   media?: boolean;
+  /** Whether the page's script calls this origin's JSON API (fetch); implied by `media`. */
+  connect?: boolean;
+  /** Whether the page's forms may submit to this origin (the directory's GET search form). */
+  forms?: boolean;
 }
 
 /** A restrictive Content-Security-Policy: everything from this origin only, inline code only by nonce. */
-export const contentSecurityPolicy = ({ nonce, media = false }: CspOptions = {}): string => {
+export const contentSecurityPolicy = ({ nonce, media = false, connect = false, forms = false }: CspOptions = {}): string => {
   const inline = nonce ? ` 'nonce-${nonce}'` : "";
   return [
     "default-src 'none'",
@@ -35,9 +39,9 @@ export const contentSecurityPolicy = ({ nonce, media = false }: CspOptions = {})
     "img-src 'self' data:",
     media ? "media-src 'self' blob:" : "media-src 'none'",
     media ? "worker-src 'self' blob:" : "worker-src 'none'",
-    media ? "connect-src 'self'" : "connect-src 'none'",
+    media || connect ? "connect-src 'self'" : "connect-src 'none'",
     "base-uri 'none'",
-    "form-action 'none'",
+    forms ? "form-action 'self'" : "form-action 'none'",
     "frame-ancestors 'none'",
   ].join("; ");
 };
@@ -54,3 +58,24 @@ export const htmlResponse = (html: string, init: { status?: number; csp: string;
       "referrer-policy": "no-referrer",
     },
   });
+
+/** The document every page shares: head with charset, viewport, title and a nonce'd style; the body in `<main>`. */
+export const htmlDocument = (p: { title: string; style: string; body: string; nonce?: string; head?: string; bodyEnd?: string }): string => {
+  const n = p.nonce ? ` nonce="${escapeHtml(p.nonce)}"` : "";
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">${p.head ?? ""}
+<title>${escapeHtml(p.title)}</title>
+<link rel="icon" href="data:,">
+<style${n}>${p.style}</style>
+</head>
+<body>
+<main>
+${p.body}
+</main>${p.bodyEnd ?? ""}
+</body>
+</html>
+`;
+};

@@ -16,7 +16,7 @@ interface FakeList {
   requests: string[];
 }
 
-const setup = (answer: FakeList["answer"] = { body: [] }) => {
+const setup = (answer: FakeList["answer"] = { body: [] }, envOverrides: Partial<EdgeEnv> = {}) => {
   const list: FakeList = { answer, requests: [] };
   const upstream = async (req: Request): Promise<Response> => {
     list.requests.push(req.url);
@@ -27,7 +27,7 @@ const setup = (answer: FakeList["answer"] = { body: [] }) => {
   const { app } = createEdgeApp({ upstream });
   const get = async (path: string, init: RequestInit = {}) => {
     const ctx = createExecutionContext();
-    const res = await app.fetch(new Request(`http://edge.test${path}`, init), { ...edgeEnv, ORIGIN_URL: "http://origin.test" }, ctx);
+    const res = await app.fetch(new Request(`http://edge.test${path}`, init), { ...edgeEnv, ORIGIN_URL: "http://origin.test", ...envOverrides }, ctx);
     const text = await res.text();
     await waitOnExecutionContext(ctx);
     return { res, text };
@@ -99,14 +99,17 @@ describe("watch page", () => {
   });
 });
 
-describe("directory of live streams", () => {
+/** The directory without D1 (an edge deployed without the control plane): the origin's list. The D1 directory: directory-d1.test.ts. */
+const NO_DB: Partial<EdgeEnv> = { DB: undefined };
+
+describe("directory of live streams (no D1: the origin's list)", () => {
   it("lists the streams the origin reports, newest first, each linking to its player", async () => {
     const t = setup({
       body: [
         { id: "older", startedAt: started(3_600_000 + 5 * 60_000), renditions: ["720p", "360p", "audio"], playlist: "/live/older/master.m3u8" },
         { id: "demo", startedAt: started(90_000), renditions: ["180p", "90p", "audio"], playlist: "/live/demo/master.m3u8" },
       ],
-    });
+    }, NO_DB);
     const { res, text } = await t.get("/");
     expect(t.list.requests).toEqual(["http://origin.test/live/streams"]);
     expect(res.status).toBe(200);
@@ -126,7 +129,7 @@ describe("directory of live streams", () => {
   });
 
   it("says so when nothing is live", async () => {
-    const t = setup({ body: [] });
+    const t = setup({ body: [] }, NO_DB);
     const { res, text } = await t.get("/");
     expect(res.status).toBe(200);
     expect(text).toContain("No live streams right now");
@@ -135,7 +138,7 @@ describe("directory of live streams", () => {
 
   it("answers a 502 HTML page (which keeps refreshing) when the origin is unreachable, errors or hangs", async () => {
     for (const answer of ["unreachable", { body: { error: "boom" }, status: 500 }, { body: { not: "a list" } }] as const) {
-      const t = setup(answer);
+      const t = setup(answer, NO_DB);
       const { res, text } = await t.get("/");
       expect(res.status, JSON.stringify(answer)).toBe(502);
       expectHtmlHeaders(res);

@@ -2,18 +2,27 @@ import { Hono } from "hono";
 import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
 import type { EdgeEnv } from "../env.ts";
 import { jsonError } from "../http/json-error.ts";
-import { directoryPage } from "../pages/directory-page.ts";
+import { creatorPage } from "../pages/creator-page.ts";
+import { loadDirectory, unlistedLive } from "../pages/directory-data.ts";
+import { directoryDbPage, directoryPage } from "../pages/directory-page.ts";
 import { HLS_JS_PATH, HLS_JS_SOURCE } from "../pages/hls-asset.ts";
 import { contentSecurityPolicy, cspNonce, htmlResponse } from "../pages/html.ts";
-import { fetchLiveStreams } from "../pages/live-streams.ts";
+import { fetchLiveStreams, type LiveStreamEntry } from "../pages/live-streams.ts";
+import { loginPage } from "../pages/login-page.ts";
 import { watchPage } from "../pages/watch-page.ts";
+
+/** How long the D1 directory waits for the origin's list of streams without an account. */
+const UNLISTED_TIMEOUT_MS = 1500;
 
 export interface PageRoutesOptions {
   /** How the edge reaches the origin (the app's `upstream`): `fetch` in production, a stand-in in tests. */
   upstream?: (request: Request) => Promise<Response>;
 }
 
-/** The player (`/watch/<id>`), the directory (`/`), `/api/v1/live` and the bundled hls.js. */
+/**
+ * The player (`/watch/<id>`), the directory (`/`), sign-up/login (`/login`), the creator dashboard
+ * (`/creator`), `/api/v1/live` and the bundled hls.js.
+ */
 export const pageRoutes = (options: PageRoutesOptions = {}) => {
   const upstream = options.upstream ?? ((req: Request) => fetch(req));
   const app = new Hono<{ Bindings: EdgeEnv }>();
@@ -33,6 +42,26 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
   });
 
   app.get("/", async (c) => {
+    // With the control plane's database: live streams from D1 by viewers, search and category filter.
+    // Without one (an edge deployed without D1): the origin's list of live streams, as before.
+    // An edge that forwards the control plane (CONTROL_PLANE_URL, local multi-edge) has an empty D1: origin list too.
+    if (c.env.DB && !c.env.CONTROL_PLANE_URL) {
+      const nonce = cspNonce();
+      const csp = contentSecurityPolicy({ nonce, forms: true });
+      const params = { q: c.req.query("q"), category: c.req.query("category"), cursor: c.req.query("cursor") };
+      // The unfiltered first page also lists what the origin has live without an account (local keys).
+      const plain = !params.q && !params.category && !params.cursor;
+      const originList = plain ? fetchLiveStreams(upstream, c.env.ORIGIN_URL, UNLISTED_TIMEOUT_MS) : null;
+      try {
+        const data = await loadDirectory(c.env.DB, params);
+        const origin = await originList;
+        const unlisted: LiveStreamEntry[] = origin?.ok ? await unlistedLive(c.env.DB, origin.streams) : [];
+        return htmlResponse(directoryDbPage(data, { nonce, unlisted }), { csp, cacheControl: "public, max-age=2" });
+      } catch (err) {
+        console.error(JSON.stringify({ event: "directory_db_error", error: err instanceof Error ? err.message : String(err) }));
+        // The database failed: the origin's list still says what is live.
+      }
+    }
     const result = await fetchLiveStreams(upstream, c.env.ORIGIN_URL);
     const nonce = cspNonce();
     return htmlResponse(directoryPage(result, { nonce }), {
@@ -40,6 +69,18 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
       csp: contentSecurityPolicy({ nonce }),
       cacheControl: result.ok ? "public, max-age=2" : "no-store",
     });
+  });
+
+  // Pure client-side pages: their scripts call the JSON API with the bearer token kept in localStorage.
+  // Nothing secret is in the HTML; per-response nonce, so not cached.
+  app.get("/login", () => {
+    const nonce = cspNonce();
+    return htmlResponse(loginPage({ nonce }), { csp: contentSecurityPolicy({ nonce, connect: true }), cacheControl: "no-store" });
+  });
+
+  app.get("/creator", () => {
+    const nonce = cspNonce();
+    return htmlResponse(creatorPage({ nonce }), { csp: contentSecurityPolicy({ nonce, connect: true }), cacheControl: "no-store" });
   });
 
   app.get("/api/v1/live", async (c) => {

@@ -141,6 +141,11 @@ describe.skipIf(!haveChromium)("watch page in Chromium, through the edge, on the
     const low = options.find((o) => o.text.startsWith("90p"))!;
     await page.selectOption("#quality", low.value);
     await waitFor("the 90p level on screen", async () => (await page.evaluate(() => document.querySelector("video")!.videoHeight)) === 90, 10_000);
+    // The readout follows hls.js's LEVEL_SWITCHED, which may land a moment after the first 90p frame.
+    await waitFor("the player to report the 90p level", async () => {
+      const level = (await playerState(page)).level as { height?: number; auto?: boolean } | null;
+      return level?.height === 90 && level.auto === false;
+    }, 10_000);
     const s = await playerState(page);
     expect(s.level).toMatchObject({ index: Number(low.value), auto: false, height: 90 });
     expect(s.state).toBe("playing");

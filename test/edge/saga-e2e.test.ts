@@ -2,7 +2,8 @@
  * The go-live saga end to end, with the real stack: origin and transcoder (this process), one edge
  * Worker in workerd (`wrangler dev`) serving the control plane with D1 and the StreamControl
  * object. Sign up, create a stream, publish with ffmpeg using the returned key → the node asks the
- * edge to authorise it, which starts the saga → status `live`; stop → `ended`.
+ * edge to authorise it, which starts the saga → status `live`; full-text search finds it and a
+ * follower has the in-app notification (the Queue consumer runs inside `wrangler dev`); stop → `ended`.
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -95,12 +96,18 @@ afterAll(async () => {
 });
 
 describe("go-live saga end to end", () => {
-  it("sign up, create a stream, publish with its key → live; stop → ended", async () => {
+  it("sign up, create a stream, publish with its key → live, found by search, follower notified; stop → ended", async () => {
     const username = `saga_${Date.now().toString(36)}`;
     const signUp = await api<{ token: string }>("POST", "/api/v1/users", { username, password: "correct horse battery" });
     expect(signUp.status).toBe(201);
     const token = signUp.body.token;
-    const created = await api<{ stream_id: string; stream_key: string; ingest_urls: { rtmp: string } }>("POST", "/api/v1/streams", { title: "Saga end to end", category: "gaming" }, token);
+    // A second user follows the streamer before the go-live.
+    const fan = await api<{ token: string }>("POST", "/api/v1/users", { username: `fan_${Date.now().toString(36)}`, password: "correct horse battery" });
+    expect(fan.status).toBe(201);
+    expect((await api("PUT", `/api/v1/follows/${username}`, undefined, fan.body.token)).status).toBe(201);
+    // A word only this run's title has, for the search.
+    const word = `zephyr${Math.random().toString(36).slice(2, 8).replace(/[^a-z]/g, "q")}`;
+    const created = await api<{ stream_id: string; stream_key: string; ingest_urls: { rtmp: string } }>("POST", "/api/v1/streams", { title: `Saga end to end ${word}`, category: "gaming" }, token);
     expect(created.status).toBe(201);
     const id = created.body.stream_id;
     publisher = publish(rtmpUrl, created.body.stream_key);
@@ -115,6 +122,29 @@ describe("go-live saga end to end", () => {
     expect(live.status).toBe("live");
     const saga = await api<{ phase: string; completed: string[]; node_id: string }>("GET", `/api/v1/streams/${id}/saga`, undefined, token);
     expect(saga.body).toMatchObject({ phase: "live", completed: ["validate_event", "reserve_capacity", "configure_encoders", "warmup_cdn", "go_live"], node_id: "saga-node" });
+    // Discovery: FTS5 search finds the live stream by a word of its title.
+    const found = await api<{ streams: Array<{ stream_id: string; status: string; user: { username: string } }>; total_results: number }>("GET", `/api/v1/streams/search?q=${word}`);
+    expect(found.status).toBe(200);
+    expect(found.body.streams.map((s) => s.stream_id)).toEqual([id]);
+    expect(found.body.streams[0]).toMatchObject({ status: "live", user: { username } });
+    // The directory page (D1) lists it, and finds it with its search box.
+    for (const page of ["/", `/?q=${word}`]) {
+      const html = await (await fetch(`${edge.url}${page}`)).text();
+      expect(html, page).toContain(`<a href="/watch/${id}"><span class="badge">LIVE</span><span class="entry"><span class="title">Saga end to end ${word}</span><span class="by">${username} · Gaming</span>`);
+    }
+    // The go_live fan-out: NOTIFY_QUEUE → this Worker's queue consumer → an in-app notification.
+    const notified = await waitFor(
+      "the follower's notification",
+      async () => {
+        const r = await api<{ notifications: Array<{ type: string; stream_id: string; read: boolean }>; unread_count: number }>("GET", "/api/v1/notifications", undefined, fan.body.token);
+        return r.body.notifications?.find((n) => n.stream_id === id) ? r.body : null;
+      },
+      30_000,
+    );
+    expect(notified.notifications.filter((n) => n.stream_id === id)).toEqual([expect.objectContaining({ type: "stream_started", stream_id: id, read: false })]);
+    expect(notified.unread_count).toBeGreaterThanOrEqual(1);
+    // The streamer gets no notification of their own go-live.
+    expect((await api<{ notifications: unknown[] }>("GET", "/api/v1/notifications", undefined, token)).body.notifications).toEqual([]);
     const stop = await api<{ status: string }>("POST", `/api/v1/streams/${id}/stop`, undefined, token);
     expect(stop.status).toBe(200);
     expect((await api<{ status: string }>("GET", `/api/v1/streams/${id}`)).body.status).toBe("ended");

@@ -1,0 +1,116 @@
+import { escapeHtml, htmlDocument } from "./html.ts";
+
+/**
+ * The frame of the client-side pages (`/login`, `/creator`): markup with no data in it, one nonce'd
+ * style and one nonce'd script. The scripts call the JSON API with the bearer token from localStorage
+ * and write what they get with textContent only (never innerHTML), so nothing from the API is parsed
+ * as markup.
+ */
+
+/** Where the pages keep the session: `{ token, expires_at, user: { id, username, role } }`. */
+export const SESSION_STORAGE_KEY = "cascade.session";
+
+const STYLE = `
+  :root { color-scheme: dark; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+  body { margin: 0; background: #0d0f12; color: #e8eaed; }
+  main { max-width: 880px; margin: 0 auto; padding: 24px 16px; }
+  h1 { font-size: 1.4rem; margin: 0 0 4px; }
+  h2 { font-size: 1.1rem; margin: 0 0 12px; }
+  a { color: #9ab8ff; }
+  .sub { color: #9aa3ad; margin: 0 0 20px; font-size: .9rem; }
+  nav.top { display: flex; gap: 16px; justify-content: flex-end; font-size: .85rem; margin-bottom: 8px; align-items: baseline; }
+  section, form.card { background: #171a1f; border: 1px solid #262b33; border-radius: 8px; padding: 16px; margin: 0 0 16px; }
+  .cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); gap: 16px; }
+  label { display: block; font-size: .85rem; color: #c4c9cf; margin: 0 0 10px; }
+  input, select { display: block; width: 100%; box-sizing: border-box; margin-top: 4px; padding: 8px 10px; border-radius: 6px;
+    border: 1px solid #323845; background: #0d0f12; color: inherit; font: inherit; }
+  input[readonly] { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .85rem; }
+  button { padding: 8px 14px; border-radius: 6px; border: 0; background: #3b6ef5; color: #fff; font: inherit; cursor: pointer; }
+  button.secondary { background: #323845; }
+  button.danger { background: #a12a2a; }
+  button:disabled { opacity: .5; cursor: default; }
+  .error { color: #ff9b9b; font-size: .9rem; min-height: 1.2em; margin: 8px 0 0; white-space: pre-line; }
+  .ok { color: #9be39b; font-size: .9rem; }
+  .muted { color: #9aa3ad; font-size: .85rem; }
+  .row { display: flex; gap: 8px; align-items: end; }
+  .row > label { flex: 1; }
+  .secret { border: 1px solid #6b5a1e; background: #2a2410; }
+  dl.obs { display: grid; grid-template-columns: max-content 1fr; gap: 6px 14px; margin: 12px 0 0; font-size: .9rem; }
+  dl.obs dt { color: #9aa3ad; }
+  dl.obs dd { margin: 0; }
+  code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .85rem; overflow-wrap: anywhere; }
+  table { width: 100%; border-collapse: collapse; font-size: .9rem; }
+  th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #262b33; vertical-align: top; }
+  th { color: #9aa3ad; font-weight: 500; }
+  td.actions { white-space: nowrap; }
+  td.actions button { padding: 4px 10px; font-size: .8rem; margin-right: 4px; }
+  .status { font-weight: 600; }
+  .status-live { color: #ff6b6b; }
+  .status-starting, .status-reconnecting { color: #f0c36b; }
+  .status-ended { color: #9aa3ad; }
+  ol.steps { margin: 8px 0; padding-left: 20px; font-size: .9rem; }
+  ol.steps li { margin: 2px 0; }
+  .outcome-ok, .outcome-recovered { color: #9be39b; }
+  .outcome-failed, .outcome-compensation_failed { color: #ff9b9b; }
+  .outcome-waiting, .outcome-compensated { color: #f0c36b; }
+  [hidden] { display: none !important; }
+`;
+
+/** The page around `body`, with the shared style and `script` (both nonce'd). */
+export const appPage = (title: string, body: string, script: string, nonce: string): string =>
+  htmlDocument({ title, style: STYLE, body, nonce, head: '\n<meta name="referrer" content="no-referrer">', bodyEnd: `\n<script nonce="${escapeHtml(nonce)}">${script}</script>` });
+
+/**
+ * Helpers every page script starts with: `$`, the session in localStorage, and `api(method, path,
+ * body)` → `{ status, body }` with the bearer token (a 401 clears the session). `describeError`
+ * turns the API's `{error, fields}` into one line per field.
+ */
+export const CLIENT_PRELUDE = String.raw`
+  "use strict";
+  var SESSION_KEY = ${JSON.stringify(SESSION_STORAGE_KEY)};
+  var $ = function (id) { return document.getElementById(id); };
+
+  function loadSession() {
+    try {
+      var s = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
+      if (!s || typeof s.token !== "string") return null;
+      if (s.expires_at && Date.parse(s.expires_at) <= Date.now()) { localStorage.removeItem(SESSION_KEY); return null; }
+      return s;
+    } catch (e) { return null; }
+  }
+  function saveSession(s) { localStorage.setItem(SESSION_KEY, JSON.stringify(s)); }
+  function clearSession() { localStorage.removeItem(SESSION_KEY); }
+
+  function api(method, path, body) {
+    var headers = { accept: "application/json" };
+    var session = loadSession();
+    if (session) headers.authorization = "Bearer " + session.token;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" })
+      .then(function (res) {
+        return res.text().then(function (text) {
+          var parsed = null;
+          try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
+          if (res.status === 401 && session) clearSession();
+          return { status: res.status, body: parsed };
+        });
+      });
+  }
+
+  function describeError(r) {
+    var b = r.body || {};
+    var lines = [b.error || ("request failed (" + r.status + ")")];
+    if (b.fields && typeof b.fields === "object") {
+      Object.keys(b.fields).forEach(function (k) { lines.push(k + ": " + b.fields[k]); });
+    }
+    if (r.status === 429 && b.retry_after) lines.push("try again in " + b.retry_after + " s");
+    return lines.join("\n");
+  }
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    if (attrs) Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+`;
