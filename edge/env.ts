@@ -26,6 +26,8 @@ export interface EdgeEnv {
   KEY_CHECK_RATE_LIMIT?: string;
   /** One StreamControl Durable Object per stream: lifecycle and the go-live saga (edge/do/stream-control.ts). */
   STREAM_CONTROL?: DurableObjectNamespace<import("./do/stream-control.ts").StreamControl>;
+  /** One ChatRoom Durable Object per stream: chat over hibernatable WebSockets (edge/chat/chat-room.ts). */
+  CHAT_ROOM?: DurableObjectNamespace<import("./chat/chat-room.ts").ChatRoom>;
   /** Comma-separated base URLs of the edges the go-live saga prewarms (with EDGE_ADMIN_TOKEN); unset: none, the probe reads the origin. */
   EDGE_URLS?: string;
   /** Seconds a live stream stays `reconnecting` after its publisher drops (default 30). */

@@ -10,4 +10,5 @@ const queue = createQueueHandler();
 
 export default { fetch: app.fetch, queue } satisfies ExportedHandler<EdgeEnv>;
 
+export { ChatRoom } from "./chat/chat-room.ts";
 export { StreamControl } from "./do/stream-control.ts";

@@ -4,6 +4,7 @@ import type { DeliveryDeps } from "../hls/deliver.ts";
 import { apiErrorHandler } from "../http/api-error.ts";
 import type { LifecycleFactory } from "../streams/lifecycle.ts";
 import { accountRoutes } from "./api-accounts.ts";
+import { chatRoutes } from "./api-chat.ts";
 import { discoveryRoutes } from "./api-discovery.ts";
 import { followRoutes } from "./api-follows.ts";
 import { nodeRoutes } from "./api-nodes.ts";
@@ -37,6 +38,7 @@ export const controlPlaneRoutes = (o: ControlPlaneOptions) => {
   app.route("/", accountRoutes());
   // Before the stream routes: `/streams/search` must not be taken for a stream id.
   app.route("/", discoveryRoutes());
+  app.route("/", chatRoutes());
   app.route("/", streamRoutes({ deps: o.deps, lifecycle: o.lifecycle }));
   app.route("/", nodeRoutes());
   app.route("/", followRoutes());
