@@ -49,8 +49,11 @@ export default defineConfig({
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // The live path spawns ffmpeg encoders; on 2 cores, files run one at a time.
+          // The live path spawns ffmpeg encoders; on 2 cores, files run one at a time, and only after
+          // the unit and workerd projects are done, so the browser's no-stall check is not
+          // measuring CPU starvation.
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
