@@ -7,6 +7,7 @@ import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/
 import { signNodeToken } from "../../shared/tokens.ts";
 import type { EdgeEnv } from "../env.ts";
 import { notifyFollowers } from "../notifications/notify-seam.ts";
+import { announceStream } from "../chat/room-client.ts";
 
 export const SAGA_STEPS = ["validate_event", "reserve_capacity", "configure_encoders", "warmup_cdn", "go_live"] as const;
 export type SagaStep = (typeof SAGA_STEPS)[number];
@@ -53,8 +54,10 @@ export interface SagaDeps {
   purgeEdge(edgeUrl: string, streamId: string): Promise<void>;
   /** The end-to-end probe: true once a part of the stream came back through an edge (or the origin). */
   probePart(streamId: string): Promise<boolean>;
-  /** warmup_cdn hook: the stream's chat room (issue 5). No-op for now. */
+  /** warmup_cdn: tells the stream's chat room (every shard) that the stream is going live. */
   openChatRoom(streamId: string): Promise<void>;
+  /** After the stream ended: tells its chat room (best effort; chat stays readable). */
+  closeChatRoom(streamId: string): Promise<void>;
   /** go_live: follower fan-out (edge/notifications/notify-seam.ts). */
   notifyFollowers(streamId: string): Promise<void>;
   /** archive_vod hook: DVR → VOD in R2, thumbnails (issue 6). No-op for now. */
@@ -164,9 +167,8 @@ export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, in
       const bytes = res.status === 200 ? (await res.arrayBuffer()).byteLength : (await res.body?.cancel(), 0);
       return bytes > 0;
     },
-    openChatRoom: async () => {
-      // Issue 5 (ChatRoom Durable Object) opens the stream's room here.
-    },
+    openChatRoom: (streamId) => announceStream(env, streamId, "stream_live"),
+    closeChatRoom: (streamId) => announceStream(env, streamId, "stream_ended"),
     notifyFollowers: (streamId) => notifyFollowers(env, streamId),
     archiveVod: async () => {
       // Issue 6 (DVR → VOD in R2, thumbnails) archives the recording here.

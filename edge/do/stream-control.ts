@@ -638,6 +638,8 @@ export class StreamControl extends DurableObject<EdgeEnv> {
             .bind(s.streamId, `Stream ended: ${s.stopReason ?? "stopped"}`, JSON.stringify({ reason: s.stopReason, started_at: s.startedAt }), now),
         ]);
         s.endedAt = now;
+        // Viewers in chat learn it ended; a failure here must not hold the stream's end back.
+        await deps.closeChatRoom(s.streamId).catch(() => undefined);
       } else {
         await deps.beforeStage("archive_vod", s.streamId);
         await deps.archiveVod(s.streamId);

@@ -14,6 +14,8 @@ export interface ChatClient {
   frames: Frame[];
   /** The next frame (after those already consumed) matching `pred`. */
   next: <T extends Frame = Frame>(pred: (f: Frame) => boolean, what?: string, timeoutMs?: number) => Promise<T>;
+  /** Waits until some frame received so far (consumed or not) matches `pred`; does not move the cursor. */
+  seen: <T extends Frame = Frame>(pred: (f: Frame) => boolean, what?: string, timeoutMs?: number) => Promise<T>;
   send: (data: unknown) => void;
   closed: () => boolean;
   close: () => void;
@@ -53,10 +55,23 @@ export const connectChat = async (app: Hono<{ Bindings: EdgeEnv }>, streamId: st
       });
     }
   };
+  const seen = async <T extends Frame>(pred: (f: Frame) => boolean, what = "frame", timeoutMs = 5000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = frames.find(pred);
+      if (hit) return hit as T;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(frames.slice(-5))}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 100);
+      });
+    }
+  };
   return {
     ws,
     frames,
     next,
+    seen,
     send: (d) => ws.send(typeof d === "string" ? d : JSON.stringify(d)),
     closed: () => isClosed,
     close: () => {

@@ -40,6 +40,7 @@ export const fakeDeps = (timing: Partial<SagaDeps["timing"]> = {}): { deps: Saga
       return ctl.probeReady;
     },
     openChatRoom: async () => void ctl.calls.push("chat"),
+    closeChatRoom: async () => void ctl.calls.push("chat_closed"),
     notifyFollowers: async () => {
       ctl.calls.push("notify");
       if (ctl.notifyFails) throw new Error("queue unavailable");

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { createOrigin, type Origin } from "../../core-origin/app.ts";
 import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
 import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
@@ -110,6 +111,15 @@ describe("go-live saga end to end", () => {
     const created = await api<{ stream_id: string; stream_key: string; ingest_urls: { rtmp: string } }>("POST", "/api/v1/streams", { title: `Saga end to end ${word}`, category: "gaming" }, token);
     expect(created.status).toBe(201);
     const id = created.body.stream_id;
+    // The follower sits in the stream's chat before it goes live (token as subprotocol, as browsers do).
+    const chatFrames: Array<Record<string, unknown>> = [];
+    const chat = new WebSocket(`${edge.url.replace(/^http/, "ws")}/api/v1/streams/${id}/chat`, ["cascade-chat", fan.body.token]);
+    chat.on("message", (data) => {
+      const parsed = JSON.parse(String(data)) as Record<string, unknown> | Array<Record<string, unknown>>;
+      chatFrames.push(...(Array.isArray(parsed) ? parsed : [parsed]));
+    });
+    await waitFor("chat welcome", async () => chatFrames.find((f) => f.event === "welcome") ?? null, 10_000);
+    expect(chatFrames[0]).toMatchObject({ type: "system", event: "welcome", can_write: true, user: { badges: ["follower"] } });
     publisher = publish(rtmpUrl, created.body.stream_key);
     const live = await waitFor(
       "status live",
@@ -145,8 +155,16 @@ describe("go-live saga end to end", () => {
     expect(notified.unread_count).toBeGreaterThanOrEqual(1);
     // The streamer gets no notification of their own go-live.
     expect((await api<{ notifications: unknown[] }>("GET", "/api/v1/notifications", undefined, token)).body.notifications).toEqual([]);
+    // warmup_cdn opened the chat room: the follower's socket was told the stream went live.
+    expect(chatFrames.some((f) => f.type === "system" && f.event === "stream_live")).toBe(true);
+    // Back-to-back messages from one socket arrive in the order sent.
+    for (let i = 0; i < 10; i++) chat.send(JSON.stringify({ type: "message", text: `hello ${i}` }));
+    await waitFor("ten chat messages", async () => (chatFrames.filter((f) => f.type === "message").length >= 10 ? true : null), 10_000);
+    expect(chatFrames.filter((f) => f.type === "message").map((f) => f.text)).toEqual(Array.from({ length: 10 }, (_, i) => `hello ${i}`));
     const stop = await api<{ status: string }>("POST", `/api/v1/streams/${id}/stop`, undefined, token);
     expect(stop.status).toBe(200);
+    await waitFor("stream_ended in chat", async () => chatFrames.find((f) => f.type === "system" && f.event === "stream_ended") ?? null, 20_000);
+    chat.close();
     expect((await api<{ status: string }>("GET", `/api/v1/streams/${id}`)).body.status).toBe("ended");
     const events = await api<{ events: Array<{ event_type: string }> }>("GET", `/api/v1/streams/${id}/events`, undefined, token);
     expect(events.body.events.map((e) => e.event_type)).toEqual(expect.arrayContaining(["stream_started", "stream_ended"]));
