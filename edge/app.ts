@@ -12,6 +12,7 @@ import { hlsRoutes } from "./routes/hls.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { prewarmRoutes } from "./routes/prewarm.ts";
 import type { LifecycleFactory } from "./streams/lifecycle.ts";
+import { HeartbeatAggregator } from "./viewers/aggregator.ts";
 
 export interface EdgeAppOptions {
   /** How the edge reaches the origin; `fetch` in production, a stand-in in tests. */
@@ -36,6 +37,8 @@ export interface EdgeStats {
  */
 export const createEdgeApp = (options: EdgeAppOptions = {}) => {
   const coalescer = new Coalescer<Fetched>();
+  // Viewer heartbeats batched per isolate, like the in-flight map: one app is one edge isolate.
+  const viewers = new HeartbeatAggregator();
   const stats: EdgeStats = { upstreamFetches: 0, upstreamByKey: new Map() };
   let targetDurations: TargetDurations | null = null;
   let cache: EdgeCache | null = null;
@@ -66,8 +69,8 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
   app.route("/", hlsRoutes(deps));
   app.route("/", prewarmRoutes(deps));
   app.route("/", pageRoutes({ upstream: options.upstream }));
-  app.route("/", controlPlaneRoutes({ deps, forward: options.forward, lifecycle: options.lifecycle }));
+  app.route("/", controlPlaneRoutes({ deps, forward: options.forward, lifecycle: options.lifecycle, viewers }));
   app.notFound((c) => jsonError(404, "not found", { path: new URL(c.req.url).pathname }));
   app.onError((err) => jsonError(500, "internal error", { detail: err.message }));
-  return { app, stats, coalescer };
+  return { app, stats, coalescer, viewers };
 };

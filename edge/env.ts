@@ -28,6 +28,14 @@ export interface EdgeEnv {
   STREAM_CONTROL?: DurableObjectNamespace<import("./do/stream-control.ts").StreamControl>;
   /** One ChatRoom Durable Object per stream: chat over hibernatable WebSockets (edge/chat/chat-room.ts). */
   CHAT_ROOM?: DurableObjectNamespace<import("./chat/chat-room.ts").ChatRoom>;
+  /** Shards per chat room (default 1): sockets are spread over that many ChatRoom objects by user, messages relayed between them. */
+  CHAT_SHARDS?: string;
+  /** Coalescing window for chat broadcasts under load, in ms (default 100; 0 sends every frame at once). */
+  CHAT_COALESCE_MS?: string;
+  /** One ViewerCounter Durable Object per stream: distinct sessions in the last 60 s and the peak (edge/viewers/). */
+  VIEWER_COUNTER?: DurableObjectNamespace<import("./viewers/viewer-counter.ts").ViewerCounter>;
+  /** Seconds between an isolate's flushes of aggregated heartbeats to a stream's counter (default 5). */
+  VIEWER_FLUSH_INTERVAL_S?: string;
   /** Comma-separated base URLs of the edges the go-live saga prewarms (with EDGE_ADMIN_TOKEN); unset: none, the probe reads the origin. */
   EDGE_URLS?: string;
   /** Seconds a live stream stays `reconnecting` after its publisher drops (default 30). */

@@ -12,3 +12,4 @@ export default { fetch: app.fetch, queue } satisfies ExportedHandler<EdgeEnv>;
 
 export { ChatRoom } from "./chat/chat-room.ts";
 export { StreamControl } from "./do/stream-control.ts";
+export { ViewerCounter } from "./viewers/viewer-counter.ts";

@@ -61,7 +61,7 @@ describe("go-live saga: happy path", () => {
     expect(stop.body).toMatchObject({ status: "ended", ended_at: expect.any(String) });
     const ended = await waitForState(t.id, (st) => st.phase === "ended", "ended");
     expect(ended.archiveDone).toEqual(["stop_encoder", "release_slot", "mark_ended", "archive_vod"]);
-    expect(t.ctl.calls.slice(-2)).toEqual([`stop:${t.nodeId}`, "archive"]);
+    expect(t.ctl.calls.slice(-3)).toEqual([`stop:${t.nodeId}`, "chat_closed", "archive"]);
     expect(await streamRow(t.id)).toMatchObject({ status: "ended", ended_at: stop.body.ended_at });
     expect(await nodeSlots(t.nodeId)).toBe(0);
     expect(await reservationOf(t.id)).toBeNull();

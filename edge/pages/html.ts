@@ -27,16 +27,18 @@ export interface CspOptions {
   connect?: boolean;
   /** Whether the page's forms may submit to this origin (the directory's GET search form). */
   forms?: boolean;
+  /** Whether the page shows images from elsewhere over https: (chat emotes); data: and this origin are always allowed. */
+  remoteImages?: boolean;
 }
 
 /** A restrictive Content-Security-Policy: everything from this origin only, inline code only by nonce. */
-export const contentSecurityPolicy = ({ nonce, media = false, connect = false, forms = false }: CspOptions = {}): string => {
+export const contentSecurityPolicy = ({ nonce, media = false, connect = false, forms = false, remoteImages = false }: CspOptions = {}): string => {
   const inline = nonce ? ` 'nonce-${nonce}'` : "";
   return [
     "default-src 'none'",
     `script-src 'self'${inline}`,
     `style-src 'self'${inline}`,
-    "img-src 'self' data:",
+    remoteImages ? "img-src 'self' data: https:" : "img-src 'self' data:",
     media ? "media-src 'self' blob:" : "media-src 'none'",
     media ? "worker-src 'self' blob:" : "worker-src 'none'",
     media || connect ? "connect-src 'self'" : "connect-src 'none'",

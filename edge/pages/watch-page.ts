@@ -1,3 +1,4 @@
+import { CHAT_STYLE, chatPaneMarkup, chatPaneScript } from "./chat-pane.ts";
 import { HLS_JS_PATH } from "./hls-asset.ts";
 import { escapeHtml, scriptJson } from "./html.ts";
 
@@ -484,7 +485,7 @@ const STYLE = `
   .badge { font-size: .75rem; font-weight: 700; padding: 2px 6px; border-radius: 4px; background: #444; }
   body[data-state="playing"] .badge { background: #d22; }
   body:not([data-state="playing"]) #stats { display: none; }
-  main { max-width: 1280px; margin: 0 auto; padding: 0 16px 24px; }
+  main { max-width: 1640px; margin: 0 auto; padding: 0 16px 24px; }
   .stage { position: relative; background: #000; aspect-ratio: 16 / 9; margin: 0 auto; width: min(100%, calc((100vh - 130px) * 16 / 9)); }
   video { width: 100%; height: 100%; display: block; background: #000; }
   #message { position: absolute; left: 50%; top: 50%; transform: translate(-50%, -50%); background: rgba(0,0,0,.7);
@@ -498,7 +499,7 @@ const STYLE = `
   button, select { background: #23272e; color: inherit; border: 1px solid #3a3f47; border-radius: 6px; padding: 6px 10px; font: inherit; }
   button:hover, select:hover { border-color: #5a6270; }
   [hidden] { display: none !important; }
-`;
+${CHAT_STYLE}`;
 
 export interface WatchPageOptions {
   /** CSP nonce for the inline script and style (the route sends the matching header). */
@@ -525,6 +526,8 @@ export const watchPage = (streamId: string, options: WatchPageOptions = {}): str
   <span class="badge" id="badge">LIVE</span>
 </header>
 <main>
+<div class="layout">
+<div class="player-col">
   <div class="stage">
     <video id="video" muted autoplay playsinline controls></video>
     <p id="message" role="status" aria-live="polite">Loading…</p>
@@ -536,12 +539,19 @@ export const watchPage = (streamId: string, options: WatchPageOptions = {}): str
     <label>Quality <select id="quality" disabled><option value="-1">Auto</option></select></label>
     <button id="unmute" type="button" aria-pressed="false">Unmute</button>
     <button id="stats-toggle" type="button" aria-pressed="true">Stats</button>
+    <span class="viewers" id="viewers" role="status" hidden></span>
   </div>
+</div>
+${chatPaneMarkup(streamId)}
+</div>
   <noscript><p>The player needs JavaScript. Playlist: <a href="/hls/${id}/master.m3u8">/hls/${id}/master.m3u8</a></p></noscript>
 </main>
 <script src="${escapeHtml(HLS_JS_PATH)}"></script>
 <script${nonce}>
 (function (STREAM_ID) {${PLAYER_SCRIPT}})(${scriptJson(streamId)});
+</script>
+<script${nonce}>
+${chatPaneScript(streamId)}
 </script>
 </body>
 </html>

@@ -16,12 +16,16 @@ import { eventView, listEvents } from "../streams/stream-events.ts";
 import { readStreamInput } from "../streams/stream-input.ts";
 import { newStreamKey } from "../streams/stream-keys.ts";
 import { getStream, insertStream, replaceKeyHash, updateStream } from "../streams/stream-store.ts";
+import type { HeartbeatAggregator } from "../viewers/aggregator.ts";
+import { streamViewers } from "../viewers/stream-viewers.ts";
 import type { Deps } from "./api.ts";
 
 export interface StreamRoutesOptions {
   deps: Deps;
   /** Who stops a stream; D1 only until the go-live saga provides its StreamControl client. */
   lifecycle?: LifecycleFactory;
+  /** The isolate's heartbeat aggregator: playback reads the viewer counts it learnt before asking the counter. */
+  viewers?: HeartbeatAggregator;
 }
 
 const ingestUrl = (env: EdgeEnv): string => env.INGEST_RTMP_URL || DEFAULT_INGEST_RTMP_URL;
@@ -105,12 +109,14 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
     const stream = await loadStream(requireDb(c.env), c.req.param("id"));
     const urls = streamUrls(stream.id);
     const onAir = stream.status === "live" || stream.status === "reconnecting";
+    const viewers = await streamViewers(c.env, stream, o.viewers);
     return c.json({
       stream_id: stream.id,
       status: stream.status,
       title: stream.title,
       user: { id: stream.user_id, username: stream.username },
-      viewer_count: stream.viewer_count,
+      viewer_count: viewers.current,
+      viewers,
       started_at: stream.started_at,
       playback_urls: { hls: urls.hls },
       watch_url: urls.watch,

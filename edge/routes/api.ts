@@ -3,12 +3,14 @@ import type { EdgeEnv } from "../env.ts";
 import type { DeliveryDeps } from "../hls/deliver.ts";
 import { apiErrorHandler } from "../http/api-error.ts";
 import type { LifecycleFactory } from "../streams/lifecycle.ts";
+import { HeartbeatAggregator } from "../viewers/aggregator.ts";
 import { accountRoutes } from "./api-accounts.ts";
 import { chatRoutes } from "./api-chat.ts";
 import { discoveryRoutes } from "./api-discovery.ts";
 import { followRoutes } from "./api-follows.ts";
 import { nodeRoutes } from "./api-nodes.ts";
 import { streamRoutes } from "./api-streams.ts";
+import { viewerRoutes } from "./api-viewers.ts";
 import { webhookRoutes } from "./api-webhooks.ts";
 import { forwardControlPlane } from "./control-plane-forward.ts";
 
@@ -21,6 +23,8 @@ export interface ControlPlaneOptions {
   forward?: (request: Request) => Promise<Response>;
   /** Who stops streams; D1 only until the go-live saga's StreamControl replaces it. */
   lifecycle?: LifecycleFactory;
+  /** The isolate's viewer heartbeat aggregator (one per app); a fresh one unless given. */
+  viewers?: HeartbeatAggregator;
 }
 
 /**
@@ -30,6 +34,7 @@ export interface ControlPlaneOptions {
  */
 export const controlPlaneRoutes = (o: ControlPlaneOptions) => {
   const app = new Hono<{ Bindings: EdgeEnv }>();
+  const viewers = o.viewers ?? new HeartbeatAggregator();
   app.use("/api/v1/*", forwardControlPlane(o.forward ?? ((req) => fetch(req))));
   app.use("/api/v1/*", async (c, next) => {
     await next();
@@ -39,7 +44,8 @@ export const controlPlaneRoutes = (o: ControlPlaneOptions) => {
   // Before the stream routes: `/streams/search` must not be taken for a stream id.
   app.route("/", discoveryRoutes());
   app.route("/", chatRoutes());
-  app.route("/", streamRoutes({ deps: o.deps, lifecycle: o.lifecycle }));
+  app.route("/", viewerRoutes({ aggregator: viewers, forward: o.forward }));
+  app.route("/", streamRoutes({ deps: o.deps, lifecycle: o.lifecycle, viewers }));
   app.route("/", nodeRoutes());
   app.route("/", followRoutes());
   app.route("/", webhookRoutes());

@@ -3,7 +3,7 @@ import type { EdgeEnv } from "../env.ts";
 import { jsonError } from "../http/json-error.ts";
 
 /** Paths under /api/v1 that every edge serves itself, whatever CONTROL_PLANE_URL says. */
-export const isEdgeLocalApiPath = (path: string): boolean => path.startsWith("/api/v1/edge/") || path === "/api/v1/live";
+export const isEdgeLocalApiPath = (path: string): boolean => path.startsWith("/api/v1/edge/") || path === "/api/v1/live" || /^\/api\/v1\/streams\/[^/]+\/heartbeat$/.test(path);
 
 /** Set on forwarded requests: the receiving edge serves them itself (no forwarding loops). */
 export const FORWARDED_HEADER = "x-cascade-forwarded-by";

@@ -38,7 +38,8 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
     if (!isStreamId(streamId)) return jsonError(400, "invalid stream id", { pattern: STREAM_ID_PATTERN.source });
     const nonce = cspNonce();
     // The page is the same for every viewer but carries a per-response nonce: not cached.
-    return htmlResponse(watchPage(streamId, { nonce }), { csp: contentSecurityPolicy({ nonce, media: true }), cacheControl: "no-store" });
+    // Chat emotes may be images from anywhere over https:.
+    return htmlResponse(watchPage(streamId, { nonce }), { csp: contentSecurityPolicy({ nonce, media: true, remoteImages: true }), cacheControl: "no-store" });
   });
 
   app.get("/", async (c) => {

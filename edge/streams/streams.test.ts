@@ -277,6 +277,7 @@ describe("GET /api/v1/streams/:id/playback", () => {
       title: "Watch me",
       user: { id: owner.user.id, username: owner.username },
       viewer_count: 0,
+      viewers: { current: 0, peak: 0 },
       started_at: null,
       playback_urls: { hls: `/hls/${s.stream_id}/master.m3u8` },
       watch_url: `/watch/${s.stream_id}`,

@@ -1,0 +1,119 @@
+import { Hono, type Context } from "hono";
+import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
+import { timingSafeEqualText } from "../../shared/tokens.ts";
+import { requireDb } from "../db/database.ts";
+import type { EdgeEnv } from "../env.ts";
+import { ApiError, invalidFields, unavailable, type FieldErrors } from "../http/api-error.ts";
+import { FieldReader } from "../http/fields.ts";
+import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
+import { loadStream } from "../streams/access.ts";
+import { MAX_BATCH_SESSIONS, type HeartbeatAggregator } from "../viewers/aggregator.ts";
+import { counterStub, flushTarget, readStats, recordBatch } from "../viewers/counter-client.ts";
+import { flushIntervalMs, isSessionId, SESSION_ID_PATTERN, SESSION_ID_RULE, SESSION_WINDOW_MS } from "../viewers/sessions.ts";
+import { streamViewers } from "../viewers/stream-viewers.ts";
+
+/** A heartbeat is `{"session_id": "…"}`: a kilobyte is plenty. */
+export const HEARTBEAT_BODY_MAX = 1024;
+/** A full batch of 64-character session ids with their ages fits. */
+const FLUSH_BODY_MAX = 2 * 1024 * 1024;
+const EDGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export interface ViewerRoutesOptions {
+  /** This isolate's heartbeat aggregator (one per `createEdgeApp`). */
+  aggregator: HeartbeatAggregator;
+  /** How batches reach the control plane when CONTROL_PLANE_URL is set; `fetch` unless given. */
+  forward?: (request: Request) => Promise<Response>;
+}
+
+type C = Context<{ Bindings: EdgeEnv }>;
+
+const streamIdParam = (c: C): string => {
+  const id = c.req.param("id") ?? "";
+  if (!isStreamId(id)) throw invalidFields({ id: `must match ${STREAM_ID_PATTERN.source}` }, "invalid stream id");
+  return id;
+};
+
+/** The control plane's own endpoints: `Authorization: Bearer <EDGE_ADMIN_TOKEN>`, compared in constant time. */
+const requireEdgeAdmin = async (c: C): Promise<void> => {
+  const expected = c.env.EDGE_ADMIN_TOKEN;
+  if (!expected) throw unavailable("disabled: EDGE_ADMIN_TOKEN is not configured");
+  const auth = c.req.header("authorization") ?? "";
+  const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
+  if (!(await timingSafeEqualText(presented, expected))) throw new ApiError(401, "missing or invalid bearer token", {}, { "www-authenticate": "Bearer" });
+};
+
+/** A flush body's `sessions`: `[[session_id, age_ms], …]`, every entry valid, or a field error. */
+const readSessions = (raw: unknown, errors: FieldErrors): Array<[string, number]> => {
+  if (!Array.isArray(raw)) {
+    errors.sessions = "must be an array of [session_id, age_ms] pairs";
+    return [];
+  }
+  if (raw.length > MAX_BATCH_SESSIONS) {
+    errors.sessions = `must have at most ${MAX_BATCH_SESSIONS} items`;
+    return [];
+  }
+  const out: Array<[string, number]> = [];
+  for (const [i, entry] of raw.entries()) {
+    const [id, age] = Array.isArray(entry) && entry.length === 2 ? (entry as unknown[]) : [];
+    if (!isSessionId(id) || typeof age !== "number" || !Number.isInteger(age) || age < 0 || age > SESSION_WINDOW_MS) {
+      errors.sessions = `item ${i}: must be [session_id, age_ms] with a valid session id and 0 ≤ age_ms ≤ ${SESSION_WINDOW_MS}`;
+      return [];
+    }
+    out.push([id, age]);
+  }
+  return out;
+};
+
+/**
+ * Viewer counting. Players: `POST /api/v1/streams/:id/heartbeat` every 15–30 s, answered 204 at
+ * once (this edge batches it; it never waits on the counter). Anyone: `GET /api/v1/streams/:id/viewers`.
+ * Edges (admin token): `POST /api/v1/edge/viewers/:id/flush` takes another edge's batch,
+ * `GET /api/v1/edge/viewers/:id/stats` answers the counter's figures (benchmark, operators).
+ */
+export const viewerRoutes = (o: ViewerRoutesOptions) => {
+  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const send = o.forward ?? ((req: Request) => fetch(req));
+
+  // No D1 read per heartbeat: an id that names no stream only ever reaches an object nobody reads.
+  app.post("/api/v1/streams/:id/heartbeat", async (c) => {
+    const id = streamIdParam(c);
+    const body = await readJsonObject(c, HEARTBEAT_BODY_MAX);
+    const fields = new FieldReader(body);
+    const sessionId = fields.string("session_id", { required: true, max: 64, pattern: SESSION_ID_PATTERN, patternMessage: SESSION_ID_RULE, trim: false });
+    assertNoFieldErrors({ ...unknownFields(body, ["session_id"]), ...fields.errors });
+    const flush = flushTarget(c.env, send);
+    if (!flush) throw unavailable("viewer counting is not configured (VIEWER_COUNTER binding, or EDGE_ADMIN_TOKEN with CONTROL_PLANE_URL)");
+    o.aggregator.heartbeat(id, sessionId!, { intervalMs: flushIntervalMs(c.env), edge: c.env.EDGE_ID ?? "edge", flush, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+    return c.body(null, 204);
+  });
+
+  app.get("/api/v1/streams/:id/viewers", async (c) => {
+    const stream = await loadStream(requireDb(c.env), streamIdParam(c));
+    const v = await streamViewers(c.env, stream, o.aggregator);
+    // Counts move every few seconds: a short shared lifetime spares the counter a read per page view.
+    return c.json({ stream_id: stream.id, status: stream.status, viewers: v.current, peak: v.peak }, 200, { "cache-control": "public, max-age=5" });
+  });
+
+  app.post("/api/v1/edge/viewers/:id/flush", async (c) => {
+    await requireEdgeAdmin(c);
+    const id = streamIdParam(c);
+    const stub = counterStub(c.env, id);
+    if (!stub) throw unavailable("viewer counting is not configured (no VIEWER_COUNTER binding)");
+    const body = await readJsonObject(c, FLUSH_BODY_MAX);
+    const errors: FieldErrors = unknownFields(body, ["edge", "sessions"]);
+    const edge = new FieldReader(body);
+    const edgeName = edge.string("edge", { required: true, max: 64, pattern: EDGE_NAME, patternMessage: "must be 1–64 characters: letters, digits, '.', '-' and '_'" });
+    const sessions = readSessions(body.sessions, errors);
+    assertNoFieldErrors({ ...errors, ...edge.errors });
+    return c.json(await recordBatch(stub, { streamId: id, edge: edgeName!, sessions }));
+  });
+
+  app.get("/api/v1/edge/viewers/:id/stats", async (c) => {
+    await requireEdgeAdmin(c);
+    const stub = counterStub(c.env, streamIdParam(c));
+    if (!stub) throw unavailable("viewer counting is not configured (no VIEWER_COUNTER binding)");
+    return c.json(await readStats(stub));
+  });
+
+  return app;
+};

@@ -1,0 +1,39 @@
+/** What a viewer session is and how long it counts: shared by the edge aggregator, the counter object and the routes. */
+import type { EdgeEnv } from "../env.ts";
+
+/** A player's random session id: 16–64 characters from the base64url alphabet (e.g. 16 random bytes, base64url). */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
+export const SESSION_ID_RULE = "must be 16–64 characters: letters, digits, '-' and '_'";
+export const isSessionId = (value: unknown): value is string => typeof value === "string" && SESSION_ID_PATTERN.test(value);
+
+/** A session counts as watching while its last heartbeat is younger than this (players beat every 15–30 s). */
+export const SESSION_WINDOW_MS = 60_000;
+
+/** Default seconds between an isolate's flushes of one stream's heartbeats (VIEWER_FLUSH_INTERVAL_S). */
+export const DEFAULT_FLUSH_INTERVAL_S = 5;
+
+/** VIEWER_FLUSH_INTERVAL_S in ms: 0.05–60 s; anything else falls back to the default, never to "flush every heartbeat". */
+export const flushIntervalMs = (env: Pick<EdgeEnv, "VIEWER_FLUSH_INTERVAL_S">): number => {
+  const s = Number(env.VIEWER_FLUSH_INTERVAL_S ?? DEFAULT_FLUSH_INTERVAL_S);
+  return Number.isFinite(s) && s >= 0.05 && s <= 60 ? Math.round(s * 1000) : DEFAULT_FLUSH_INTERVAL_S * 1000;
+};
+
+/**
+ * One flush from an isolate: each session with how long ago (ms) this isolate last saw it. Ages
+ * rather than timestamps, so the counter dates them by its own clock and edge clock skew cannot
+ * stretch or shorten the 60 s window.
+ */
+export interface HeartbeatBatch {
+  streamId: string;
+  /** EDGE_ID of the isolate's Worker, for the per-edge flush figures. */
+  edge: string;
+  sessions: Array<[sessionId: string, ageMs: number]>;
+}
+
+/** What the counter answers: distinct sessions in the last 60 s, the stream's peak, and when it last heard from an edge. */
+export interface ViewerCounts {
+  viewers: number;
+  peak: number;
+  /** ISO time of the last flush the counter received; null before the first. */
+  updated_at: string | null;
+}
