@@ -8,6 +8,7 @@ import { createOriginMetrics } from "./metrics.ts";
 import { pushRoutes } from "./push/push-routes.ts";
 import { LocalDirStorage, type StorageDriver } from "./store/storage-driver.ts";
 import { StreamRegistry } from "./store/stream-registry.ts";
+import { ThumbnailStore } from "./store/thumbnail-store.ts";
 
 export interface OriginOptions extends OriginConfig {
   logger?: Logger;
@@ -24,6 +25,7 @@ export const createOrigin = (config: OriginOptions) => {
     { memorySegments: config.memorySegments, playlistSegments: config.playlistSegments },
     (err) => log.error({ event: "storage_error", err }, "storage write failed"),
   );
+  const thumbnails = new ThumbnailStore(storage, (err) => log.error({ event: "storage_error", err }, "thumbnail write failed"));
   const app = new Hono();
   app.get("/healthz", (c) =>
     c.json({ status: "ok", streams: registry.list().filter((s) => !s.ended).length, uptimeSeconds: Math.round(process.uptime()) }),
@@ -32,8 +34,8 @@ export const createOrigin = (config: OriginOptions) => {
     const body = await metrics.registry.metrics();
     return new Response(body, { headers: { "content-type": metrics.registry.contentType } });
   });
-  app.route("/", pushRoutes(registry, metrics, config.nodeSecret, log));
-  app.route("/", viewerRoutes(registry, metrics));
+  app.route("/", pushRoutes(registry, metrics, config.nodeSecret, log, thumbnails));
+  app.route("/", viewerRoutes(registry, metrics, thumbnails));
   app.notFound(() => jsonError(404, "not found"));
   app.onError((err) => {
     log.error({ event: "request_failed", err }, "request failed");
@@ -44,6 +46,7 @@ export const createOrigin = (config: OriginOptions) => {
   return {
     app,
     registry,
+    thumbnails,
     metrics,
     log,
     listen(): Promise<{ port: number }> {

@@ -13,6 +13,11 @@ export const createOriginMetrics = () => {
       labelNames: ["rendition_type"] as const,
       registers: [registry],
     }),
+    thumbnailsPushed: new Counter({
+      name: "cascade_origin_thumbnails_pushed_total",
+      help: "Thumbnails accepted from transcoders (a repeat of the current image is not counted)",
+      registers: [registry],
+    }),
     pushRejected: new Counter({
       name: "cascade_origin_push_rejected_total",
       help: "Pushes rejected, by HTTP status",

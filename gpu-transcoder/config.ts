@@ -1,4 +1,5 @@
 import { DEFAULT_LADDER, parseLadderSpec, type Ladder } from "../shared/ladder.ts";
+import { DEFAULT_THUMBNAIL_INTERVAL } from "../shared/thumbnail.ts";
 
 /** Transcoder node configuration from the environment, with the local defaults `npm start` uses. */
 export interface TranscoderConfig {
@@ -25,6 +26,8 @@ export interface TranscoderConfig {
   controlPlaneUrl?: string | null;
   /** Streams this node offers to transcode at once (reported to the control plane). */
   slots?: number;
+  /** Seconds between stream thumbnails (the first comes at once); 0 = none. Default 10. */
+  thumbnailInterval?: number;
 }
 
 const num = (env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number => {
@@ -42,6 +45,8 @@ export const transcoderConfigFromEnv = (env: Record<string, string | undefined> 
   for (const o of origins) if (!/^https?:\/\/[^/]+$/.test(o)) throw new Error(`CASCADE_ORIGINS entry "${o}" must be an http(s) base URL`);
   const controlPlaneUrl = env.CASCADE_CONTROL_PLANE_URL ? env.CASCADE_CONTROL_PLANE_URL.trim().replace(/\/+$/, "") : null;
   if (controlPlaneUrl !== null && !/^https?:\/\/[^/\s]+$/.test(controlPlaneUrl)) throw new Error(`CASCADE_CONTROL_PLANE_URL "${controlPlaneUrl}" must be an http(s) base URL`);
+  const thumbnailInterval = num(env, "CASCADE_THUMBNAIL_INTERVAL", DEFAULT_THUMBNAIL_INTERVAL, 0, 3600);
+  if (thumbnailInterval > 0 && thumbnailInterval < 1) throw new Error(`CASCADE_THUMBNAIL_INTERVAL must be 0 (off) or at least 1 second, got "${thumbnailInterval}"`);
   return {
     nodeId: env.CASCADE_NODE_ID ?? "local-1",
     rtmpHost: env.CASCADE_RTMP_HOST ?? "0.0.0.0",
@@ -60,5 +65,6 @@ export const transcoderConfigFromEnv = (env: Record<string, string | undefined> 
     slowPeriodMs: num(env, "CASCADE_SLOW_PERIOD", 10, 1, 600) * 1000,
     controlPlaneUrl,
     slots: num(env, "CASCADE_SLOTS", 4, 0, 1024),
+    thumbnailInterval,
   };
 };

@@ -15,6 +15,12 @@ export const createTranscoderMetrics = () => {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
+    thumbnails: new Counter({
+      name: "cascade_transcoder_thumbnails_total",
+      help: "Thumbnails pushed (ok) or given up (dropped: the next one replaces it)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
     failovers: new Counter({ name: "cascade_transcoder_origin_failovers_total", help: "Origin failovers", registers: [registry] }),
     publishRefused: new Counter({ name: "cascade_transcoder_publish_refused_total", help: "Publish attempts refused", registers: [registry] }),
     events: new Counter({ name: "cascade_transcoder_events_total", help: "Stream events emitted", labelNames: ["type"] as const, registers: [registry] }),

@@ -64,6 +64,10 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
         logger: log,
         onFailover: () => metrics.failovers.inc(),
         onPushed: (item, ms) => metrics.pushLatency.observe({ kind: item.kind }, ms / 1000),
+        onThumbnail: (outcome, ms) => {
+          metrics.thumbnails.inc({ outcome });
+          if (outcome === "ok") metrics.pushLatency.observe({ kind: "thumbnail" }, ms / 1000);
+        },
       });
       const created: StreamPipeline = new StreamPipeline({
         streamId: session.streamId,
@@ -82,6 +86,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
           updateGauges();
         },
         onPartProduced: () => metrics.parts.inc(),
+        ...(config.thumbnailInterval !== undefined ? { thumbnailInterval: config.thumbnailInterval } : {}),
       });
       pipeline = created;
       pipelines.set(session.streamId, pipeline);

@@ -9,6 +9,7 @@
  *   POST /ingest/v1/streams/:id/renditions/:r/segments/:msn      segment boundary: the segment is complete
  *   POST /ingest/v1/streams/:id/renditions/:r/end                this rendition ends (rung dropped)
  *   POST /ingest/v1/streams/:id/end                              the stream ends (ENDLIST everywhere)
+ *   PUT  /ingest/v1/streams/:id/thumbnail.jpg                    latest thumbnail (JPEG); latest wins, no seq
  *
  * Ordering and idempotency: parts and segment boundaries of one rendition carry a per-rendition
  * sequence number (`Cascade-Seq`) assigned once by the node. The origin applies seq = last + 1,
@@ -40,6 +41,7 @@ export const PUSH_LIMITS = {
   manifestBytes: 64 * 1024,
   initBytes: 1024 * 1024,
   partBytes: 16 * 1024 * 1024,
+  thumbnailBytes: 512 * 1024,
 } as const;
 
 export interface ManifestRendition {
@@ -73,6 +75,7 @@ export const pushPaths = {
   segment: (id: string, r: string, msn: number) => `${PUSH_PREFIX}/${id}/renditions/${r}/segments/${msn}`,
   renditionEnd: (id: string, r: string) => `${PUSH_PREFIX}/${id}/renditions/${r}/end`,
   end: (id: string) => `${PUSH_PREFIX}/${id}/end`,
+  thumbnail: (id: string) => `${PUSH_PREFIX}/${id}/thumbnail.jpg`,
 };
 
 const isPositiveFinite = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n) && n > 0;

@@ -1,3 +1,5 @@
+import { THUMBNAIL_FILE, THUMBNAIL_MIME } from "./thumbnail.ts";
+
 /**
  * The relative URL layout of one stream. The origin serves it under `/live/<streamId>/` and the edge
  * under `/hls/<streamId>/`, so every URI inside a playlist is relative and works behind both.
@@ -14,7 +16,9 @@ export type StreamResource =
   | { kind: "playlist"; rendition: string }
   | { kind: "init"; rendition: string; version: number }
   | { kind: "segment"; rendition: string; msn: number }
-  | { kind: "part"; rendition: string; msn: number; part: number };
+  | { kind: "part"; rendition: string; msn: number; part: number }
+  /** The latest JPEG of the stream (shared/thumbnail.ts); in no playlist. */
+  | { kind: "thumbnail" };
 
 const INT = "(0|[1-9][0-9]{0,14})";
 const RENDITION = "([a-z0-9][a-z0-9_-]{0,31})";
@@ -26,6 +30,7 @@ const PART_RE = new RegExp(`^${RENDITION}/part${INT}\\.${INT}\\.m4s$`);
 /** Maps a path relative to the stream root onto a resource; null for anything outside the layout. */
 export const parseStreamPath = (rest: string): StreamResource | null => {
   if (rest === MASTER_PLAYLIST) return { kind: "master" };
+  if (rest === THUMBNAIL_FILE) return { kind: "thumbnail" };
   let m = PLAYLIST_RE.exec(rest);
   if (m) return { kind: "playlist", rendition: m[1]! };
   m = INIT_RE.exec(rest);
@@ -42,4 +47,5 @@ export const MIME = {
   playlist: "application/vnd.apple.mpegurl",
   init: "video/mp4",
   media: "video/iso.segment",
+  thumbnail: THUMBNAIL_MIME,
 } as const;

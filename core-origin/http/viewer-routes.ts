@@ -2,6 +2,7 @@ import { gzipSync } from "node:zlib";
 import { Hono } from "hono";
 import { advancePartLimit, blockingTimeoutMs, cacheLifetimes, renderMediaPlaylist, renderMultivariantPlaylist } from "../../shared/hls/index.ts";
 import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
+import { THUMBNAIL_MAX_AGE, THUMBNAIL_MISSING_MAX_AGE } from "../../shared/thumbnail.ts";
 import { MIME, parseStreamPath } from "../../shared/urls.ts";
 import type { OriginMetrics } from "../metrics.ts";
 import { buildMediaPlaylist } from "../playlist/build-media.ts";
@@ -9,6 +10,7 @@ import { buildMultivariantPlaylist } from "../playlist/build-multivariant.ts";
 import { RenderedCache } from "../playlist/rendered-cache.ts";
 import type { RenditionState } from "../store/rendition-state.ts";
 import type { LiveStream, StreamRegistry } from "../store/stream-registry.ts";
+import type { ThumbnailStore } from "../store/thumbnail-store.ts";
 import { parseLlHlsQuery } from "./llhls-query.ts";
 import { IMMUTABLE, jsonError, maxAge } from "./responses.ts";
 
@@ -37,6 +39,25 @@ const mediaResponse = (bytes: Uint8Array, contentType: string, cacheControl: str
   });
 
 /**
+ * The stream's latest thumbnail, live or not (after the end it is the recording's poster), with a
+ * short lifetime since a new one comes every few seconds; ETag (content hash) and If-None-Match.
+ */
+const thumbnailResponse = async (req: Request, id: string, thumbnails: ThumbnailStore): Promise<Response> => {
+  const t = await thumbnails.get(id);
+  if (!t) return jsonError(404, "no thumbnail for this stream yet", { stream: id }, THUMBNAIL_MISSING_MAX_AGE);
+  const headers: Record<string, string> = {
+    "content-type": MIME.thumbnail,
+    "cache-control": maxAge(THUMBNAIL_MAX_AGE),
+    etag: t.etag,
+    "access-control-allow-origin": "*",
+  };
+  if (t.updatedAtMs !== null) headers["last-modified"] = new Date(t.updatedAtMs).toUTCString();
+  const inm = req.headers.get("if-none-match");
+  if (inm && inm.split(",").some((v) => v.trim().replace(/^W\//, "") === t.etag)) return new Response(null, { status: 304, headers });
+  return new Response(t.bytes as Uint8Array<ArrayBuffer>, { status: 200, headers: { ...headers, "content-length": String(t.bytes.byteLength) } });
+};
+
+/**
  * Sum of monotonic counters: changes whenever any rendition or the manifest changes. Summed over
  * every rendition the stream ever had (ended ones included), so it never goes down when a rung is
  * dropped and cannot come back to a value an older cached playlist was rendered at.
@@ -44,7 +65,7 @@ const mediaResponse = (bytes: Uint8Array, contentType: string, cacheControl: str
 const streamVersion = (stream: LiveStream): number =>
   [...stream.renditions.values()].reduce((a, r) => a + r.version, stream.manifestVersion * 1_000_000_000);
 
-export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics) => {
+export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics, thumbnails: ThumbnailStore) => {
   const app = new Hono();
   const cache = new RenderedCache();
 
@@ -83,6 +104,7 @@ export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics) =
     const rest = url.pathname.slice(`/live/${id}/`.length);
     const resource = parseStreamPath(rest);
     if (!resource) return count("invalid", jsonError(404, "no such resource", { path: url.pathname }));
+    if (resource.kind === "thumbnail") return count("thumbnail", await thumbnailResponse(c.req.raw, id, thumbnails));
     const stream = registry.get(id);
     if (!stream) return count(resource.kind, jsonError(404, "stream not found", { stream: id }, 1));
     const timing = { targetDuration: stream.manifest.targetDuration, partTarget: stream.manifest.partTarget };

@@ -3,11 +3,13 @@ import type { Logger } from "pino";
 import { isRenditionName, isStreamId, parseUint } from "../../shared/ids.ts";
 import { validateInitSegment, validateMediaFragment } from "../../shared/mp4/index.ts";
 import { PUSH_HEADERS as H, PUSH_LIMITS, PUSH_PREFIX, validateManifest, type StreamManifest } from "../../shared/push-protocol.ts";
+import { THUMBNAIL_FILE, jpegProblem } from "../../shared/thumbnail.ts";
 import { jsonError } from "../http/responses.ts";
 import { readBody } from "../http/read-body.ts";
 import type { OriginMetrics } from "../metrics.ts";
 import type { ApplyResult, RenditionState } from "../store/rendition-state.ts";
 import type { StreamRegistry } from "../store/stream-registry.ts";
+import type { ThumbnailStore } from "../store/thumbnail-store.ts";
 import { nodeAuth } from "./node-auth.ts";
 
 const num = (v: string | undefined): number | null => {
@@ -16,7 +18,7 @@ const num = (v: string | undefined): number | null => {
 };
 
 /** The transcoder-facing push API (see shared/push-protocol.ts). */
-export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nodeSecret: string, log: Logger) => {
+export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nodeSecret: string, log: Logger, thumbnails: ThumbnailStore) => {
   const app = new Hono<{ Variables: { nodeId: string } }>();
   app.use(`${PUSH_PREFIX}/*`, nodeAuth(nodeSecret));
 
@@ -143,6 +145,21 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     const ended = state!.end();
     if (ended) log.info({ event: "rendition_ended", stream: c.req.param("id"), rendition: state!.name }, "rendition ended");
     return c.json({ ok: true, duplicate: !ended });
+  });
+
+  // The latest thumbnail (JPEG): no sequence number, latest wins. The stream must be known (live or
+  // ended: a last image may arrive after the end); the image outlives it as the recording's poster.
+  app.put(`${PUSH_PREFIX}/:id/${THUMBNAIL_FILE}`, async (c) => {
+    const id = c.req.param("id");
+    if (!isStreamId(id)) return reject(400, "invalid stream id");
+    if (!registry.get(id)) return reject(409, "unknown stream: push the manifest first", { resync: true });
+    const body = await readBody(c.req.raw, PUSH_LIMITS.thumbnailBytes);
+    if (!body.ok) return reject(body.status, body.error);
+    const problem = jpegProblem(body.bytes);
+    if (problem) return reject(400, `not a JPEG: ${problem}`);
+    const changed = thumbnails.put(id, body.bytes);
+    if (changed) metrics.thumbnailsPushed.inc();
+    return c.json({ ok: true, duplicate: !changed });
   });
 
   app.post(`${PUSH_PREFIX}/:id/end`, (c) => {

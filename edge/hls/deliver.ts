@@ -41,7 +41,7 @@ export const deliver = async (object: EdgeObject, deps: DeliveryDeps, force = fa
   const td = deps.targetDurations.get(object.streamId);
   if (!force) {
     const hit = await deps.cache.get(object.key);
-    if (hit) return { kind: "object", fetched: hit, outcome: "HIT", ttl: edgeTtl(object, hit.status, td) };
+    if (hit) return { kind: "object", fetched: hit, outcome: "HIT", ttl: edgeTtl(object, hit.status, td, hit.maxAge) };
   }
   const boundMs = 3 * td * 1000;
   const fill = async (): Promise<Fetched> => {
@@ -60,7 +60,7 @@ export const deliver = async (object: EdgeObject, deps: DeliveryDeps, force = fa
     }
     return fetched;
   };
-  const settle = (value: Fetched) => deps.cache.put(object.key, value, edgeTtl(object, value.status, deps.targetDurations.get(object.streamId)));
+  const settle = (value: Fetched) => deps.cache.put(object.key, value, edgeTtl(object, value.status, deps.targetDurations.get(object.streamId), value.maxAge));
   const started = deps.now();
   const run = deps.coalescer.run(object.key, fill, settle);
   deps.waitUntil(run.then((r) => r.settled, () => {}));
@@ -68,7 +68,7 @@ export const deliver = async (object: EdgeObject, deps: DeliveryDeps, force = fa
     const outcome = await Promise.race([run, sleep(boundMs)]);
     if (outcome === "timeout") return { kind: "timeout", waitedMs: deps.now() - started, targetDuration: td };
     const { value, joined } = outcome;
-    return { kind: "object", fetched: value, outcome: joined ? "COALESCED" : "MISS", ttl: edgeTtl(object, value.status, deps.targetDurations.get(object.streamId)) };
+    return { kind: "object", fetched: value, outcome: joined ? "COALESCED" : "MISS", ttl: edgeTtl(object, value.status, deps.targetDurations.get(object.streamId), value.maxAge) };
   } catch (err) {
     return { kind: "upstream-error", error: err instanceof Error ? err.message : String(err) };
   }
@@ -77,7 +77,7 @@ export const deliver = async (object: EdgeObject, deps: DeliveryDeps, force = fa
 /** Client-facing Cache-Control: what the edge itself keeps, immutable media marked as such. */
 export const clientCacheControl = (object: EdgeObject, status: number, ttl: number): string => {
   if (ttl <= 0) return "no-store";
-  const immutable = status === 200 && object.resource.kind !== "master" && object.resource.kind !== "playlist";
+  const immutable = status === 200 && object.resource.kind !== "master" && object.resource.kind !== "playlist" && object.resource.kind !== "thumbnail";
   return `public, max-age=${Math.round(ttl)}${immutable ? ", immutable" : ""}`;
 };
 
@@ -87,5 +87,6 @@ export const isPlaylist = (object: EdgeObject): boolean => object.resource.kind 
 export const mimeOf = (object: EdgeObject, fetched: Fetched): string => {
   if (fetched.status !== 200) return fetched.contentType;
   if (isPlaylist(object)) return MIME.playlist;
+  if (object.resource.kind === "thumbnail") return MIME.thumbnail;
   return object.resource.kind === "init" ? MIME.init : MIME.media;
 };

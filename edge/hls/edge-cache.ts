@@ -2,6 +2,8 @@ import type { Fetched } from "./fetched.ts";
 
 const FETCHED_AT = "x-cascade-fetched-at";
 const LAST_MODIFIED = "x-cascade-last-modified";
+const ETAG = "x-cascade-etag";
+const ORIGIN_MAX_AGE = "x-cascade-origin-max-age";
 
 /**
  * The Cache API seen as a store of Fetched objects. Entries are kept identity-encoded with the
@@ -27,6 +29,8 @@ export class EdgeCache {
       body: new Uint8Array(await hit.arrayBuffer()),
       fetchedAt: Number(hit.headers.get(FETCHED_AT) ?? Date.now()),
       lastModified: hit.headers.get(LAST_MODIFIED),
+      etag: hit.headers.get(ETAG),
+      maxAge: hit.headers.has(ORIGIN_MAX_AGE) ? Number(hit.headers.get(ORIGIN_MAX_AGE)) : null,
     };
   }
 
@@ -40,6 +44,8 @@ export class EdgeCache {
       "x-cascade-status": String(value.status),
     });
     if (value.lastModified) headers.set(LAST_MODIFIED, value.lastModified);
+    if (value.etag) headers.set(ETAG, value.etag);
+    if (value.maxAge !== undefined && value.maxAge !== null) headers.set(ORIGIN_MAX_AGE, String(value.maxAge));
     await (await this.cache).put(this.request(key), new Response(value.body as Uint8Array<ArrayBuffer>, { status: 200, headers }));
   }
 

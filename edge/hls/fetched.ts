@@ -9,9 +9,19 @@ export interface Fetched {
   body: Uint8Array;
   /** Wall-clock ms when the origin answered; `Age` counts from here. */
   fetchedAt: number;
-  /** Origin's Last-Modified, passed through for playlists (Apple AUTH 8.24). */
+  /** Origin's Last-Modified, passed through for playlists (Apple AUTH 8.24) and thumbnails. */
   lastModified: string | null;
+  /** Origin's ETag (thumbnails: a content hash). Absent on entries stored before it existed. */
+  etag?: string | null;
+  /** Origin's `Cache-Control: max-age`, where the edge follows it (thumbnails); null when absent. */
+  maxAge?: number | null;
 }
+
+/** `max-age` from a Cache-Control value; null when absent or malformed. */
+export const maxAgeOf = (cacheControl: string | null): number | null => {
+  const m = /(?:^|[,\s])max-age=(\d{1,9})(?:\s*(?:,|$))/i.exec(cacheControl ?? "");
+  return m ? Number(m[1]) : null;
+};
 
 /** Header names the edge copies from the origin; everything else is the edge's own decision. */
 export const readFetched = async (res: Response, now: () => number): Promise<Fetched> => ({
@@ -21,4 +31,6 @@ export const readFetched = async (res: Response, now: () => number): Promise<Fet
   body: new Uint8Array(await res.arrayBuffer()),
   fetchedAt: now(),
   lastModified: res.headers.get("last-modified"),
+  etag: res.headers.get("etag"),
+  maxAge: maxAgeOf(res.headers.get("cache-control")),
 });

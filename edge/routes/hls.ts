@@ -20,7 +20,14 @@ const respond = (req: Request, object: EdgeObject, delivery: Delivery, now: numb
     age: ageOf(fetched.fetchedAt, now),
     "x-cascade-cache": outcome,
   });
-  if (fetched.lastModified && isPlaylist(object)) headers.set("last-modified", fetched.lastModified);
+  const thumbnail = object.resource.kind === "thumbnail";
+  if (fetched.lastModified && (isPlaylist(object) || thumbnail)) headers.set("last-modified", fetched.lastModified);
+  if (thumbnail && fetched.status === 200 && fetched.etag) {
+    headers.set("etag", fetched.etag);
+    // A page polling the thumbnail revalidates it for free while it has not changed.
+    const inm = req.headers.get("if-none-match");
+    if (inm && inm.split(",").some((v) => v.trim().replace(/^W\//, "") === fetched.etag)) return new Response(null, { status: 304, headers });
+  }
   if (isPlaylist(object)) {
     headers.set("vary", "Accept-Encoding");
     // workerd compresses the body itself when Content-Encoding is set (checklist rule 62).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LADDER } from "../../shared/ladder.ts";
-import { buildTranscodeArgs, outputFds, type TranscodeJob } from "./build-args.ts";
+import { buildTranscodeArgs, outputFds, thumbnailFd, type TranscodeJob } from "./build-args.ts";
 
 const job = (over: Partial<TranscodeJob> = {}): TranscodeJob => ({
   encoder: "libx264",
@@ -69,5 +69,50 @@ describe("buildTranscodeArgs", () => {
   it("a single rung needs no split", () => {
     const args = buildTranscodeArgs(job({ video: [{ rung: DEFAULT_LADDER.video[2]!, fps: 25, gopFrames: 50, fragDurationUs: 460000 }] }));
     expect(args[args.indexOf("-filter_complex") + 1]).toMatch(/^\[0:v\]null\[s0\];\[s0\]fps=25,scale=640:360/);
+  });
+
+  describe("thumbnail output", () => {
+    const thumb = { intervalSeconds: 10, width: 320 };
+
+    it("branches off the same split (one decode) and writes MJPEG to the fd after the renditions'", () => {
+      const args = buildTranscodeArgs(job({ thumbnail: thumb, fpsMode: true }));
+      expect(args.filter((a) => a === "-i")).toHaveLength(1);
+      const graph = args[args.indexOf("-filter_complex") + 1]!;
+      expect(graph).toMatch(/^\[0:v\]split=4\[s0\]\[s1\]\[s2\]\[st\];/);
+      expect(graph.match(/\[0:v\]/g)).toHaveLength(1);
+      expect(graph).toContain("[st]select='isnan(prev_selected_t)+gte(t-prev_selected_t,10)',scale=320:-2:out_range=full,format=yuv420p[thumb]");
+      expect(thumbnailFd(job({ thumbnail: thumb }))).toBe(7);
+      expect(outputsOf(args)).toEqual(["pipe:3", "pipe:4", "pipe:5", "pipe:6", "pipe:7"]);
+      expect(outputFds(job({ thumbnail: thumb }))).toEqual([3, 4, 5, 6]);
+      const out = args.slice(args.indexOf("[thumb]") - 1);
+      expect(out.join(" ")).toBe(
+        "-map [thumb] -an -c:v mjpeg -q:v 4 -threads 1 -strict unofficial -color_range pc -fps_mode passthrough -f image2pipe -flush_packets 1 pipe:7",
+      );
+    });
+
+    it("without -fps_mode (ffmpeg < 5.1) the selected frames are retimed one source frame apart instead", () => {
+      const args = buildTranscodeArgs(job({ thumbnail: { intervalSeconds: 4, width: 320 }, fpsMode: false }));
+      const graph = args[args.indexOf("-filter_complex") + 1]!;
+      expect(graph).toContain("gte(t-prev_selected_t,4)',setpts='N/if(gt(FRAME_RATE,0),FRAME_RATE,25)/TB',scale=320:-2");
+      expect(args).not.toContain("-fps_mode");
+      expect(args).not.toContain("-vsync");
+      expect(args).not.toContain("-r");
+    });
+
+    it("sits after the audio output, or after the last rung without audio; a single rung now needs a split", () => {
+      expect(outputsOf(buildTranscodeArgs(job({ thumbnail: thumb, audio: null })))).toEqual(["pipe:3", "pipe:4", "pipe:5", "pipe:6"]);
+      const single = buildTranscodeArgs(job({ thumbnail: thumb, video: [{ rung: DEFAULT_LADDER.video[2]!, fps: 25, gopFrames: 50, fragDurationUs: 460000 }] }));
+      expect(single[single.indexOf("-filter_complex") + 1]).toMatch(/^\[0:v\]split=2\[s0\]\[st\];\[s0\]fps=25,scale=640:360/);
+      expect(outputsOf(single)).toEqual(["pipe:3", "pipe:4", "pipe:5"]);
+    });
+
+    it("is absent when disabled (interval 0, null or not set): the graph and outputs stay as they were", () => {
+      const plain = buildTranscodeArgs(job());
+      for (const off of [job({ thumbnail: null }), job({ thumbnail: { intervalSeconds: 0, width: 320 } })]) {
+        expect(buildTranscodeArgs(off)).toEqual(plain);
+        expect(thumbnailFd(off)).toBeNull();
+      }
+      expect(plain.join(" ")).not.toMatch(/mjpeg|select|\[st\]/);
+    });
   });
 });

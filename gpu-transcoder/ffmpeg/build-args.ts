@@ -12,12 +12,42 @@ export interface TranscodeJob {
   segmentDuration: number;
   movflags: ReadonlySet<string>;
   statsPeriod: boolean;
-  /** Input is FLV on stdin; outputs go to fds 3, 4, … in the order video…, audio. */
+  /** Input is FLV on stdin; outputs go to fds 3, 4, … in the order video…, audio, thumbnail. */
   input?: { format: "flv"; url: string } | { format: "lavfi"; url: string; audioUrl?: string };
+  /**
+   * A JPEG of the latest frame every `intervalSeconds` (the first at once), `width` wide, written
+   * as concatenated JPEGs (image2pipe) to the fd after the renditions'. Absent or null: none.
+   */
+  thumbnail?: { intervalSeconds: number; width: number } | null;
+  /** The binary has the per-output `-fps_mode` (ffmpeg ≥ 5.1); see thumbnailChain. */
+  fpsMode?: boolean;
 }
 
 /** Output file descriptor of each rendition: video rungs first, then audio. */
 export const outputFds = (job: TranscodeJob): number[] => job.video.map((_, i) => 3 + i).concat(job.audio ? [3 + job.video.length] : []);
+
+/** The thumbnail output's fd (after every rendition's), or null when the job has none. */
+export const thumbnailFd = (job: TranscodeJob): number | null =>
+  job.thumbnail && job.thumbnail.intervalSeconds > 0 ? 3 + job.video.length + (job.audio ? 1 : 0) : null;
+
+/**
+ * The thumbnail branch of the filter graph: `select` passes the first frame and then the first one
+ * at least an interval after the last passed (so the first thumbnail comes with the first frame;
+ * `fps=1/N` would hold its first output until a frame N/2…N s later, since it waits for the next
+ * frame to decide), then scale to the width with an even height, full range for JPEG.
+ *
+ * image2pipe is a constant-frame-rate output to ffmpeg, which would duplicate the selected frame
+ * up to the source frame rate: where the binary has `-fps_mode` the output is `passthrough`;
+ * older binaries (whose `-vsync` is global) get timestamps one source frame apart instead, which
+ * constant-rate sync passes through as they are. (`-r 1/N` would insert an fps filter, delaying
+ * each thumbnail by one interval.)
+ */
+const thumbnailChain = (job: TranscodeJob, input: string): string => {
+  const t = job.thumbnail!;
+  const every = Number(t.intervalSeconds.toFixed(3));
+  const retime = job.fpsMode ? "" : ",setpts='N/if(gt(FRAME_RATE,0),FRAME_RATE,25)/TB'";
+  return `${input}select='isnan(prev_selected_t)+gte(t-prev_selected_t,${every})'${retime},scale=${t.width}:-2:out_range=full,format=yuv420p[thumb]`;
+};
 
 const fmp4Flags = (movflags: ReadonlySet<string>): string => {
   const flags = ["frag_keyframe", "empty_moov", "default_base_moof"];
@@ -63,7 +93,12 @@ export const buildTranscodeArgs = (job: TranscodeJob): string[] => {
     (v, i) =>
       `[s${i}]fps=${fpsRational(v.fps)},scale=${v.rung.width}:${v.rung.height}:force_original_aspect_ratio=decrease:force_divisible_by=2,format=yuv420p${hw}[v${i}]`,
   );
-  const split = n > 1 ? `[0:v]split=${n}${job.video.map((_, i) => `[s${i}]`).join("")}` : `[0:v]null[s0]`;
+  const thumbFd = thumbnailFd(job);
+  // One decode: every rung (and the thumbnail) takes its frames from the same split.
+  const branches = n + (thumbFd !== null ? 1 : 0);
+  const labels = job.video.map((_, i) => `[s${i}]`).concat(thumbFd !== null ? ["[st]"] : []);
+  const split = branches > 1 ? `[0:v]split=${branches}${labels.join("")}` : `[0:v]null[s0]`;
+  if (thumbFd !== null) chains.push(thumbnailChain(job, "[st]"));
   args.push("-filter_complex", [split, ...chains].join(";"));
   const fds = outputFds(job);
   const common = (fd: number, fragUs: number) => [
@@ -80,6 +115,15 @@ export const buildTranscodeArgs = (job: TranscodeJob): string[] => {
     args.push(
       "-map", audioInput, "-vn", "-c:a", "aac", "-b:a", `${a.bitrateKbps}k`, "-ar", String(a.sampleRate), "-ac", String(a.channels),
       ...common(fds[n]!, job.audio.fragDurationUs),
+    );
+  }
+  if (thumbFd !== null) {
+    // mjpeg wants full-range input ("unofficial" admits yuv420p marked full range, avoiding the
+    // deprecated yuvj formats); one thread, since frame threads hold each image back until the next.
+    args.push(
+      "-map", "[thumb]", "-an", "-c:v", "mjpeg", "-q:v", "4", "-threads", "1", "-strict", "unofficial", "-color_range", "pc",
+      ...(job.fpsMode ? ["-fps_mode", "passthrough"] : []),
+      "-f", "image2pipe", "-flush_packets", "1", `pipe:${thumbFd}`,
     );
   }
   return args;

@@ -12,6 +12,8 @@ export interface FfmpegCapabilities {
   encoders: Set<string>;
   movflags: Set<string>;
   statsPeriod: boolean;
+  /** Per-output `-fps_mode` (ffmpeg ≥ 5.1); the thumbnail output uses it when present. */
+  fpsMode?: boolean;
   h264Encoder: H264Encoder;
   /** Why that encoder was chosen (each hardware candidate tried and its outcome). */
   encoderReasons: string[];
@@ -73,7 +75,7 @@ const tryEncode = async (bin: string, encoder: H264Encoder, vaapiDevice?: string
 };
 
 /**
- * Probes the ffmpeg binary once: version, encoders, mp4 muxer flags, `-stats_period`, and the
+ * Probes the ffmpeg binary once: version, encoders, mp4 muxer flags, `-stats_period`, `-fps_mode`, and the
  * H.264 encoder to use (CASCADE_ENCODER forces one; otherwise NVENC, then VAAPI/QSV, then libx264).
  */
 export const probeFfmpeg = async (env: Record<string, string | undefined> = process.env): Promise<FfmpegCapabilities> => {
@@ -90,6 +92,7 @@ export const probeFfmpeg = async (env: Record<string, string | undefined> = proc
   const flagsBlock = mux.stdout.split("-movflags")[1]?.split(/\n\s*-\w/)[0] ?? "";
   const movflags = new Set([...flagsBlock.matchAll(/^\s+([a-z_]+)\s+E/gm)].map((m) => m[1]!));
   const statsPeriod = /-stats_period\b/.test(full.stdout);
+  const fpsMode = /^-fps_mode\b/m.test(full.stdout);
   if (!encoders.has("libx264")) throw new Error(`ffmpeg ${version} at ${bin} has no libx264`);
   if (!movflags.has("empty_moov") || !movflags.has("default_base_moof")) throw new Error(`ffmpeg ${version} cannot write fragmented MP4`);
 
@@ -130,5 +133,5 @@ export const probeFfmpeg = async (env: Record<string, string | undefined> = proc
     }
     if (chosen === "libx264") reasons.push("libx264: software fallback");
   }
-  return { path: bin, source, version, encoders, movflags, statsPeriod, h264Encoder: chosen, encoderReasons: reasons, ...(vaapiDevice ? { vaapiDevice } : {}) };
+  return { path: bin, source, version, encoders, movflags, statsPeriod, fpsMode, h264Encoder: chosen, encoderReasons: reasons, ...(vaapiDevice ? { vaapiDevice } : {}) };
 };

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import type { Logger } from "pino";
 import { Mp4StreamReader, type InitInfo } from "../../shared/mp4/index.ts";
-import { buildTranscodeArgs, outputFds, type TranscodeJob } from "../ffmpeg/build-args.ts";
+import { JpegSplitter } from "../../shared/thumbnail.ts";
+import { buildTranscodeArgs, outputFds, thumbnailFd, type TranscodeJob } from "../ffmpeg/build-args.ts";
 import type { Chunk } from "../packager/part-cutter.ts";
 
 export interface RunOutputHandlers {
@@ -10,12 +11,14 @@ export interface RunOutputHandlers {
   /** Returns false to ask for backpressure; `resume` is called when the consumer drained. */
   onChunk(rendition: string, chunk: Chunk): Promise<void> | void;
   onProgress(text: string): void;
+  /** A whole JPEG from the thumbnail output; must not block (the pipe is always drained). */
+  onThumbnail?(jpeg: Uint8Array): void;
   onExit(code: number | null, signal: NodeJS.Signals | null, stderrTail: string): void;
 }
 
 /**
  * One ffmpeg process encoding the whole ladder for one stream: FLV in on stdin, one fragmented
- * MP4 per rendition out on fds 3…, progress on stdout.
+ * MP4 per rendition out on fds 3…, then the thumbnail JPEGs (if any), progress on stdout.
  */
 export class LadderRun {
   readonly child: ChildProcess;
@@ -33,7 +36,8 @@ export class LadderRun {
     const args = buildTranscodeArgs(job);
     this.renditions = job.video.map((v) => v.rung.name).concat(job.audio ? [job.audio.rung.name] : []);
     const fds = outputFds(job);
-    const stdio = ["pipe", "pipe", "pipe", ...fds.map(() => "pipe" as const)] as const;
+    const thumbFd = thumbnailFd(job);
+    const stdio = ["pipe", "pipe", "pipe", ...fds.map(() => "pipe" as const), ...(thumbFd !== null ? ["pipe" as const] : [])] as const;
     this.child = spawn(ffmpegPath, args, { stdio: [...stdio] });
     this.log.info({ event: "ffmpeg_started", pid: this.child.pid, encoder: job.encoder, renditions: this.renditions, args: args.join(" ") }, "ffmpeg ladder started");
     this.child.stdout!.setEncoding("utf8");
@@ -47,6 +51,7 @@ export class LadderRun {
       // ffmpeg exited while we were writing: the exit handler reports it.
     });
     const outputsDone = fds.map((fd, i) => this.readOutput(this.child.stdio[fd] as Readable, this.renditions[i]!));
+    if (thumbFd !== null) outputsDone.push(this.readThumbnails(this.child.stdio[thumbFd] as Readable));
     this.exitPromise = new Promise<void>((resolve) => {
       this.child.on("close", (code, signal) => {
         this.exited = true;
@@ -91,6 +96,24 @@ export class LadderRun {
         if (pending) await pending;
       }
     }
+  }
+
+  /**
+   * Thumbnails are read as fast as ffmpeg writes them and handed on without waiting: an unread
+   * pipe would block ffmpeg and with it every rendition. The consumer keeps only the latest.
+   */
+  private async readThumbnails(stream: Readable): Promise<void> {
+    const splitter = new JpegSplitter();
+    for await (const chunk of stream) {
+      for (const jpeg of splitter.push(new Uint8Array(chunk as Buffer))) {
+        try {
+          this.handlers.onThumbnail?.(jpeg);
+        } catch (err) {
+          this.log.error({ event: "thumbnail_handler_failed", err }, "thumbnail handler failed");
+        }
+      }
+    }
+    if (splitter.dropped > 0) this.log.warn({ event: "thumbnail_dropped", count: splitter.dropped }, "malformed thumbnail output skipped");
   }
 
   /** Closes stdin so ffmpeg drains and writes its last fragments; kills it if it lingers. */

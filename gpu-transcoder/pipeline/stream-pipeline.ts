@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { streamEvent, type Severity, type StreamEvent, type StreamEventType } from "../../shared/events.ts";
 import { fitLadderToSource, type Ladder } from "../../shared/ladder.ts";
 import type { InitInfo } from "../../shared/mp4/index.ts";
+import { DEFAULT_THUMBNAIL_INTERVAL, THUMBNAIL_WIDTH } from "../../shared/thumbnail.ts";
 import type { ManifestRendition, StreamManifest } from "../../shared/push-protocol.ts";
 import type { TranscodeJob } from "../ffmpeg/build-args.ts";
 import { planParts, type PartPlan } from "../ffmpeg/part-plan.ts";
@@ -28,6 +29,8 @@ export interface PipelineOptions {
   onEvent: (e: StreamEvent) => void;
   onEnded: () => void;
   onPartProduced?: (rendition: string) => void;
+  /** Seconds between thumbnails (the first comes with the first frame); 0 = none. Default 10. */
+  thumbnailInterval?: number;
 }
 
 export type PipelineState = "starting" | "live" | "reconnecting" | "ended";
@@ -197,6 +200,7 @@ export class StreamPipeline {
     const plan = this.plan;
     const ladder = this.ladder;
     const fpsOf = (fps: number) => [...plan.video.keys()].find((f) => f <= fps + 0.01) ?? fps;
+    const thumbnailInterval = this.o.thumbnailInterval ?? DEFAULT_THUMBNAIL_INTERVAL;
     const job: TranscodeJob = {
       encoder: this.o.caps.h264Encoder,
       ...(this.o.caps.vaapiDevice ? { vaapiDevice: this.o.caps.vaapiDevice } : {}),
@@ -209,6 +213,8 @@ export class StreamPipeline {
       segmentDuration: plan.segmentDuration,
       movflags: this.o.caps.movflags,
       statsPeriod: this.o.caps.statsPeriod,
+      fpsMode: this.o.caps.fpsMode ?? false,
+      thumbnail: thumbnailInterval > 0 ? { intervalSeconds: thumbnailInterval, width: THUMBNAIL_WIDTH } : null,
     };
     for (const r of this.renditions.values()) r.cutter.startNewRun().forEach((o) => this.handleCut(r, o));
     // Keep every rendition on the same MSN when a new run starts: a rendition whose media ended
@@ -227,6 +233,8 @@ export class StreamPipeline {
       onInit: (name, bytes, info) => this.onInit(name, bytes, info),
       onChunk: (name, chunk) => this.onChunk(name, chunk),
       onProgress: (text) => this.monitor?.feed(text),
+      // Its own latest-wins slot in the push client: never waits, never holds back parts.
+      onThumbnail: (jpeg) => this.o.push.pushThumbnail(jpeg),
       onExit: (code, signal, tail) => this.onRunExit(run, code, signal, tail),
     }, this.o.log.child({ stream: this.o.streamId }));
     this.run = run;

@@ -24,6 +24,8 @@ export interface PushClientOptions {
   requestTimeoutMs?: number;
   onFailover?: (from: string, to: string) => void;
   onPushed?: (item: PushItem, ms: number) => void;
+  /** A thumbnail reached the origin (`ok`), or was given up (`dropped`: the next one replaces it). */
+  onThumbnail?: (outcome: "ok" | "dropped", ms: number) => void;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,6 +68,8 @@ export class PushClient {
   private readonly highWaterMark: number;
   private readonly failoverAfter: number;
   private readonly timeoutMs: number;
+  /** Thumbnails: one slot, latest wins, one request at a time, apart from the rendition queues. */
+  private readonly thumb: { latest: Uint8Array | null; sending: Promise<void> | null } = { latest: null, sending: null };
 
   constructor(private readonly o: PushClientOptions) {
     if (o.origins.length === 0) throw new Error("push client needs at least one origin");
@@ -169,6 +173,59 @@ export class PushClient {
     return this.enqueue(q, item);
   }
 
+  /**
+   * Sends the stream's latest thumbnail. Never holds back parts: it has its own single slot (a
+   * newer image replaces one not yet sent; latest wins), is not counted in `pendingCount`, and
+   * never causes a failover (it follows the parts' current origin). It waits for the manifest,
+   * since the origin only takes thumbnails for streams it knows; a failed one is retried once
+   * unless a newer image is already waiting.
+   */
+  pushThumbnail(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.thumb.latest = bytes;
+    if (!this.thumb.sending) this.startThumbnails();
+  }
+
+  private startThumbnails(): void {
+    this.thumb.sending = this.sendThumbnails().finally(() => {
+      this.thumb.sending = null;
+      // One may have arrived between the loop's last check and now.
+      if (this.thumb.latest && !this.closed) this.startThumbnails();
+    });
+  }
+
+  /** Resolves when no thumbnail is waiting or being sent (tests). */
+  async thumbnailsIdle(): Promise<void> {
+    while (this.thumb.sending) await this.thumb.sending;
+  }
+
+  private async sendThumbnails(): Promise<void> {
+    let retried: Uint8Array | null = null;
+    while (this.thumb.latest && !this.closed) {
+      const bytes = this.thumb.latest;
+      this.thumb.latest = null;
+      const started = performance.now();
+      try {
+        await this.ensureManifest();
+        await this.send("PUT", pushPaths.thumbnail(this.o.streamId), { "content-type": "image/jpeg" }, bytes);
+        this.o.onThumbnail?.("ok", performance.now() - started);
+      } catch (err) {
+        const status = err instanceof PushError ? err.status : 0;
+        const retry = !this.closed && this.thumb.latest === null && retried !== bytes && (status === 0 || status === 409 || status >= 500);
+        this.o.logger.warn({ event: "thumbnail_push_failed", stream: this.o.streamId, status, retry, err: (err as Error).message }, "thumbnail push failed");
+        if (retry) {
+          retried = bytes;
+          await sleep(500);
+          // A 409: the origin lost the stream; parts resend the manifest, and so may we.
+          if (status === 409) this.manifestSent = null;
+          this.thumb.latest ??= bytes;
+        } else {
+          this.o.onThumbnail?.("dropped", performance.now() - started);
+        }
+      }
+    }
+  }
+
   /** Resolves once the rendition's queue is below the high-water mark again. */
   drained(rendition: string): Promise<void> {
     const q = this.queue(rendition);
@@ -197,6 +254,7 @@ export class PushClient {
 
   close(): void {
     this.closed = true;
+    this.thumb.latest = null;
     for (const q of this.queues.values()) q.drainWaiters.splice(0).forEach((w) => w());
   }
 

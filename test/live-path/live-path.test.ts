@@ -1,9 +1,10 @@
 import type { ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMultivariantPlaylist } from "../../shared/hls/index.ts";
 import { validateMediaFragment } from "../../shared/mp4/index.ts";
+import { isJpeg, jpegSize } from "../../shared/thumbnail.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
 import { exited, ffprobeFrames, getPlaylist, NODE_SECRET, publish, sleep, startStack, STREAM_KEY, waitFor, type LiveStack } from "./harness.ts";
 
@@ -14,6 +15,10 @@ import { exited, ffprobeFrames, getPlaylist, NODE_SECRET, publish, sleep, startS
 let stack: LiveStack;
 let publisher: ChildProcess | null = null;
 const GRACE_S = 9;
+/** When the master playlist first answered 200 (the stream is up at the origin). */
+let masterAt = 0;
+/** ETag of the first thumbnail; a later one (every 10 s) replaces it. */
+let firstThumbnailEtag: string | null = null;
 
 beforeAll(async () => {
   stack = await startStack({ graceSeconds: GRACE_S });
@@ -41,6 +46,7 @@ describe("live path: RTMP → ladder → LL-HLS at the origin", () => {
       const res = await fetch(`${stack.originUrl}/live/it/master.m3u8`);
       return res.ok ? res.text() : null;
     });
+    masterAt = Date.now();
     const master = parseMultivariantPlaylist(text);
     expect(master.tags).toContain("#EXT-X-INDEPENDENT-SEGMENTS");
     expect(master.media).toHaveLength(1);
@@ -55,6 +61,24 @@ describe("live path: RTMP → ladder → LL-HLS at the origin", () => {
     expect(Number(top["BANDWIDTH"])).toBeGreaterThan(0);
     expect(Number(top["AVERAGE-BANDWIDTH"])).toBeGreaterThan(0);
     expect(top["AUDIO"]).toBe("audio");
+  });
+
+  it("a JPEG thumbnail (320 px wide) of the first frames reaches the origin within seconds of the start", async () => {
+    const res = await waitFor("thumbnail", async () => {
+      const r = await fetch(`${stack.originUrl}/live/it/thumbnail.jpg`);
+      return r.ok ? r : null;
+    }, 10_000);
+    // The first thumbnail is the first frame (select, not fps=1/10, which would wait 5–10 s).
+    expect(Date.now() - masterAt).toBeLessThan(3_000);
+    expect(res.headers.get("content-type")).toBe("image/jpeg");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=5");
+    const jpeg = new Uint8Array(await res.arrayBuffer());
+    expect(jpeg.subarray(0, 2)).toEqual(new Uint8Array([0xff, 0xd8]));
+    expect(jpeg.subarray(-2)).toEqual(new Uint8Array([0xff, 0xd9]));
+    expect(isJpeg(jpeg)).toBe(true);
+    expect(jpegSize(jpeg)).toEqual({ width: 320, height: 180 });
+    firstThumbnailEtag = res.headers.get("etag");
+    expect(firstThumbnailEtag).toBeTruthy();
   });
 
   it("publishes parts, segments, hints and rendition reports on every rendition", async () => {
@@ -155,6 +179,18 @@ describe("live path: RTMP → ladder → LL-HLS at the origin", () => {
     const v2 = await getPlaylist(media("180p", "?_HLS_skip=v2"));
     expect(v2.playlist!.version).toBe(10);
     expect(v2.text).toContain('RECENTLY-REMOVED-DATERANGES=""');
+  });
+
+  it("the thumbnail is replaced by a newer frame every interval (10 s) and kept in storage", async () => {
+    // By now the stream has run for more than 10 s: no extra waiting in the usual case.
+    const etag = await waitFor("a newer thumbnail", async () => {
+      const r = await fetch(`${stack.originUrl}/live/it/thumbnail.jpg`);
+      const e = r.headers.get("etag");
+      await r.arrayBuffer();
+      return r.ok && e !== firstThumbnailEtag ? e : null;
+    }, 15_000);
+    expect(etag).not.toBe(firstThumbnailEtag);
+    expect(existsSync(path.join(stack.storageDir, "it", "thumbnail.jpg"))).toBe(true);
   });
 
   it("rejects a bad push with nothing stored", async () => {
