@@ -36,6 +36,8 @@ export interface EdgeEnv {
   VIEWER_COUNTER?: DurableObjectNamespace<import("./viewers/viewer-counter.ts").ViewerCounter>;
   /** Seconds between an isolate's flushes of aggregated heartbeats to a stream's counter (default 5). */
   VIEWER_FLUSH_INTERVAL_S?: string;
+  /** Recordings (R2): archived inits/segments, VOD playlists and posters under `recordings/<id>/` (edge/recordings/). */
+  RECORDINGS?: R2Bucket;
   /** Comma-separated base URLs of the edges the go-live saga prewarms (with EDGE_ADMIN_TOKEN); unset: none, the probe reads the origin. */
   EDGE_URLS?: string;
   /** Seconds a live stream stays `reconnecting` after its publisher drops (default 30). */

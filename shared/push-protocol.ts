@@ -66,6 +66,13 @@ export interface StreamManifest {
   /** Nominal segment duration (the keyframe interval) in seconds; defaults to targetDuration. */
   segmentDuration?: number;
   renditions: ManifestRendition[];
+  /**
+   * Seconds of DVR (rewind) window behind the live edge, from the stream's settings (`dvr_window`,
+   * sent to the node by the go-live saga); absent: the origin's default; 0: live window only.
+   */
+  dvrWindowS?: number;
+  /** Recording: when present, the origin archives every init and segment under this recording id. */
+  recording?: { id: string } | null;
 }
 
 export const pushPaths = {

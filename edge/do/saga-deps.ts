@@ -8,6 +8,8 @@ import { signNodeToken } from "../../shared/tokens.ts";
 import type { EdgeEnv } from "../env.ts";
 import { notifyFollowers } from "../notifications/notify-seam.ts";
 import { announceStream } from "../chat/room-client.ts";
+import { streamOptions } from "../recordings/stream-options.ts";
+import { requireDb } from "../db/database.ts";
 
 export const SAGA_STEPS = ["validate_event", "reserve_capacity", "configure_encoders", "warmup_cdn", "go_live"] as const;
 export type SagaStep = (typeof SAGA_STEPS)[number];
@@ -149,7 +151,8 @@ export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, in
     },
     edgeUrls,
     beforeStage: async () => {},
-    configureNode: (node, streamId) => nodeCall(node, streamId, "expect", {}),
+    // The node learns the stream's DVR window and recording id here and hands them to the origin.
+    configureNode: async (node, streamId) => nodeCall(node, streamId, "expect", { ...(await streamOptions(requireDb(env), streamId)) }),
     stopNodeStream: (node, streamId, reason) => nodeCall(node, streamId, "stop", { reason }),
     prewarmEdge: (edgeUrl, streamId) => edgeCall(edgeUrl, "prewarm", streamId),
     purgeEdge: (edgeUrl, streamId) => edgeCall(edgeUrl, "purge", streamId),

@@ -10,7 +10,7 @@ import { queryInteger } from "../http/fields.ts";
 import { readJsonObject } from "../http/json-body.ts";
 import { canManage, loadManagedStream, loadStream } from "../streams/access.ts";
 import { d1StreamLifecycle, type LifecycleFactory } from "../streams/lifecycle.ts";
-import { ACTIVE_STATUSES, DEFAULT_INGEST_RTMP_URL, ownerStreamView, publicStreamView, streamUrls } from "../streams/model.ts";
+import { ACTIVE_STATUSES, DEFAULT_DVR_WINDOW, DEFAULT_INGEST_RTMP_URL, ownerStreamView, publicStreamView, streamUrls } from "../streams/model.ts";
 import { liveQualities } from "../streams/qualities.ts";
 import { eventView, listEvents } from "../streams/stream-events.ts";
 import { readStreamInput } from "../streams/stream-input.ts";
@@ -53,7 +53,7 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
       tags: input.tags ?? [],
       latencyMode: input.latency_mode ?? "low",
       enableRecording: input.enable_recording ?? false,
-      dvrWindow: input.dvr_window ?? 0,
+      dvrWindow: input.dvr_window ?? DEFAULT_DVR_WINDOW,
       keyHash: hash,
     });
     const stream = (await getStream(db, id))!;

@@ -14,6 +14,8 @@ export const TAG_PATTERN = /^[a-z0-9][a-z0-9_-]{0,24}$/;
 export const TAG_RULE = "tags are 1–25 characters: lowercase letters, digits, '-' and '_'";
 /** Seconds of DVR behind the live edge; 0 keeps only the live window. */
 export const DVR_WINDOW_MAX = 4 * 60 * 60;
+/** Rewind window of a new stream unless it asks otherwise (2 h). */
+export const DEFAULT_DVR_WINDOW = 2 * 60 * 60;
 
 export const normaliseTag = (raw: string): string | null => {
   const tag = raw.trim().toLowerCase();

@@ -49,7 +49,7 @@ describe("POST /api/v1/streams", () => {
     const u = await api.signUp("defaults");
     const r = await api.call<Created>("POST", "/api/v1/streams", { token: u.token, json: { title: "x" } }, { INGEST_RTMP_URL: "rtmp://ingest.example/live" });
     expect(r.body.ingest_urls.rtmp).toBe("rtmp://ingest.example/live");
-    expect(r.body.stream).toMatchObject({ latency_mode: "low", enable_recording: false, dvr_window: 0, category: null, tags: [], description: "" });
+    expect(r.body.stream).toMatchObject({ latency_mode: "low", enable_recording: false, dvr_window: 7200, category: null, tags: [], description: "" });
   });
 
   it("401 without or with a bad token, 403 for a viewer account", async () => {
