@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { chatDelivery } from "./chat-delivery.ts";
 import { edgeLatency } from "./edge-latency.ts";
 import { edgeOffload } from "./edge-offload.ts";
 import { edgeThroughput } from "./edge-throughput.ts";
@@ -13,12 +14,13 @@ import { goLive } from "./go-live.ts";
 import { originPartLatency } from "./origin-part-latency.ts";
 import { originRss } from "./origin-rss.ts";
 import { transcoderRtf } from "./transcoder-rtf.ts";
+import { viewerCount } from "./viewer-count.ts";
 import { describeMachine, machineInfo } from "./lib/machine.ts";
 import { OUT_DIR, ROOT } from "./lib/proc.ts";
 import { figuresTable, readSections, renderResultsFile, renderSection, renderTextTable, type BenchResult, type Benchmark, type Figure, type RunContext } from "./lib/report.ts";
 import { benchOverrides } from "./lib/settings.ts";
 
-const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss, edgeLatency, edgeOffload, edgeThroughput, goLive];
+const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss, edgeLatency, edgeOffload, edgeThroughput, goLive, viewerCount, chatDelivery];
 
 const USAGE = `usage: npm run bench [-- [name ...] [--quick] [--list]]
 
@@ -34,7 +36,11 @@ Environment overrides (each makes the run a development run, written to bench/ou
   BENCH_OFFLOAD_CLIENTS=1000    BENCH_OFFLOAD_DIRECT=50   BENCH_OFFLOAD_SECONDS=60
   BENCH_OFFLOAD_RENDITION=360p  BENCH_OFFLOAD_LOADGENS=1                            edge-offload
   BENCH_THROUGHPUT_CONNECTIONS=64  BENCH_THROUGHPUT_SECONDS=20                      edge-throughput
-  BENCH_GOLIVE_RUNS=5           BENCH_GOLIVE_FOLLOWERS=10000                        go-live`;
+  BENCH_GOLIVE_RUNS=5           BENCH_GOLIVE_FOLLOWERS=10000                        go-live
+  BENCH_VIEWERS=10000  BENCH_VIEWERS_EDGES=3  BENCH_VIEWERS_INTERVAL_S=20  BENCH_VIEWERS_SECONDS=60   viewer-count
+  BENCH_CHAT_CLIENTS=1000,5000,10000  BENCH_CHAT_RATES=20,100  BENCH_CHAT_SECONDS=10  BENCH_CHAT_WINDOWS=0,50,100 (or none)
+  BENCH_CHAT_SWEEP_CLIENTS=10000  BENCH_CHAT_WRITERS=200  BENCH_CHAT_PROCESSES=2  BENCH_CHAT_VIA=direct|proxy
+  BENCH_CHAT_SERVERS=baseline,cascade                                               chat-delivery`;
 
 const parseArgs = (argv: string[]) => {
   const names: string[] = [];

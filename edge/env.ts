@@ -30,7 +30,7 @@ export interface EdgeEnv {
   CHAT_ROOM?: DurableObjectNamespace<import("./chat/chat-room.ts").ChatRoom>;
   /** Shards per chat room (default 1): sockets are spread over that many ChatRoom objects by user, messages relayed between them. */
   CHAT_SHARDS?: string;
-  /** Coalescing window for chat broadcasts under load, in ms (default 100; 0 sends every frame at once). */
+  /** Coalescing window for chat broadcasts, in ms (default 50; 0 sends every frame at once). */
   CHAT_COALESCE_MS?: string;
   /** One ViewerCounter Durable Object per stream: distinct sessions in the last 60 s and the peak (edge/viewers/). */
   VIEWER_COUNTER?: DurableObjectNamespace<import("./viewers/viewer-counter.ts").ViewerCounter>;
@@ -38,6 +38,8 @@ export interface EdgeEnv {
   VIEWER_FLUSH_INTERVAL_S?: string;
   /** Recordings (R2): archived inits/segments, VOD playlists and posters under `recordings/<id>/` (edge/recordings/). */
   RECORDINGS?: R2Bucket;
+  /** Seconds archive_vod waits for the origin's last archive uploads after a stream ends before writing the VOD with what R2 has (default 120). */
+  RECORDING_ARCHIVE_WAIT_S?: string;
   /** Comma-separated base URLs of the edges the go-live saga prewarms (with EDGE_ADMIN_TOKEN); unset: none, the probe reads the origin. */
   EDGE_URLS?: string;
   /** Seconds a live stream stays `reconnecting` after its publisher drops (default 30). */

@@ -42,7 +42,7 @@ export interface ChatAttachment extends ChatJoin {
   joinedAt: number;
 }
 
-const DEFAULT_COALESCE_MS = 100;
+const DEFAULT_COALESCE_MS = 50;
 
 export class ChatRoom extends DurableObject<EdgeEnv> {
   private readonly store: RoomStore;
