@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { archiveLag } from "./archive-lag.ts";
 import { chatDelivery } from "./chat-delivery.ts";
 import { edgeLatency } from "./edge-latency.ts";
 import { edgeOffload } from "./edge-offload.ts";
@@ -15,12 +16,13 @@ import { originPartLatency } from "./origin-part-latency.ts";
 import { originRss } from "./origin-rss.ts";
 import { transcoderRtf } from "./transcoder-rtf.ts";
 import { viewerCount } from "./viewer-count.ts";
+import { vodFirstByte } from "./vod-first-byte.ts";
 import { describeMachine, machineInfo } from "./lib/machine.ts";
 import { OUT_DIR, ROOT } from "./lib/proc.ts";
 import { figuresTable, readSections, renderResultsFile, renderSection, renderTextTable, type BenchResult, type Benchmark, type Figure, type RunContext } from "./lib/report.ts";
 import { benchOverrides } from "./lib/settings.ts";
 
-const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss, edgeLatency, edgeOffload, edgeThroughput, goLive, viewerCount, chatDelivery];
+const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss, edgeLatency, edgeOffload, edgeThroughput, goLive, viewerCount, chatDelivery, archiveLag, vodFirstByte];
 
 const USAGE = `usage: npm run bench [-- [name ...] [--quick] [--list]]
 
@@ -40,7 +42,9 @@ Environment overrides (each makes the run a development run, written to bench/ou
   BENCH_VIEWERS=10000  BENCH_VIEWERS_EDGES=3  BENCH_VIEWERS_INTERVAL_S=20  BENCH_VIEWERS_SECONDS=60   viewer-count
   BENCH_CHAT_CLIENTS=1000,5000,10000  BENCH_CHAT_RATES=20,100  BENCH_CHAT_SECONDS=10  BENCH_CHAT_WINDOWS=0,50,100 (or none)
   BENCH_CHAT_SWEEP_CLIENTS=10000  BENCH_CHAT_WRITERS=200  BENCH_CHAT_PROCESSES=2  BENCH_CHAT_VIA=direct|proxy
-  BENCH_CHAT_SERVERS=baseline,cascade                                               chat-delivery`;
+  BENCH_CHAT_SERVERS=baseline,cascade                                               chat-delivery
+  BENCH_ARCHIVE_SECONDS=60      BENCH_ARCHIVE_LADDER=360p:640x360@30:800:main,…     archive-lag
+  BENCH_VOD_RECORDINGS=12  BENCH_VOD_SEGMENTS=6  BENCH_VOD_WARM=300                  vod-first-byte`;
 
 const parseArgs = (argv: string[]) => {
   const names: string[] = [];

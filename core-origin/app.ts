@@ -1,7 +1,10 @@
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
+import path from "node:path";
 import pino, { type Logger } from "pino";
-import type { OriginConfig } from "./config.ts";
+import { Archiver, type ArchiverOptions } from "./archive/archiver.ts";
+import { archiveRoutes } from "./archive/archive-routes.ts";
+import { DEFAULT_DVR_WINDOW_S, type OriginConfig } from "./config.ts";
 import { viewerRoutes } from "./http/viewer-routes.ts";
 import { jsonError } from "./http/responses.ts";
 import { createOriginMetrics } from "./metrics.ts";
@@ -13,6 +16,8 @@ import { ThumbnailStore } from "./store/thumbnail-store.ts";
 export interface OriginOptions extends OriginConfig {
   logger?: Logger;
   storage?: StorageDriver;
+  /** Archiver settings beyond the config (tests: a fake edge's fetch, short backoff). */
+  archive?: Partial<Pick<ArchiverOptions, "fetch" | "backoff" | "posterIntervalMs" | "syncJournal" | "timeoutMs">>;
 }
 
 /** Builds the origin: push API for transcoders, LL-HLS viewer routes, health and metrics. */
@@ -22,10 +27,23 @@ export const createOrigin = (config: OriginOptions) => {
   const storage = config.storage ?? new LocalDirStorage(config.storageDir);
   const registry = new StreamRegistry(
     storage,
-    { memorySegments: config.memorySegments, playlistSegments: config.playlistSegments },
+    { memorySegments: config.memorySegments, playlistSegments: config.playlistSegments, dvrWindowS: config.dvrWindowS ?? DEFAULT_DVR_WINDOW_S },
     (err) => log.error({ event: "storage_error", err }, "storage write failed"),
   );
   const thumbnails = new ThumbnailStore(storage, (err) => log.error({ event: "storage_error", err }, "thumbnail write failed"));
+  // Recordings go to R2 through the edge (CASCADE_ARCHIVE_URL); the journal lives beside the segments.
+  const archiver = new Archiver({
+    baseUrl: config.archiveUrl ?? null,
+    nodeSecret: config.nodeSecret,
+    dir: path.join(config.storageDir, "_archive"),
+    registry,
+    thumbnails,
+    log,
+    metrics,
+    concurrency: config.archiveConcurrency ?? 2,
+    ...config.archive,
+  });
+  void archiver.start().catch((err) => log.error({ event: "archive_journal_failed", err }, "could not open the archive journal"));
   const app = new Hono();
   app.get("/healthz", (c) =>
     c.json({ status: "ok", streams: registry.list().filter((s) => !s.ended).length, uptimeSeconds: Math.round(process.uptime()) }),
@@ -34,7 +52,8 @@ export const createOrigin = (config: OriginOptions) => {
     const body = await metrics.registry.metrics();
     return new Response(body, { headers: { "content-type": metrics.registry.contentType } });
   });
-  app.route("/", pushRoutes(registry, metrics, config.nodeSecret, log, thumbnails));
+  app.route("/", pushRoutes(registry, metrics, config.nodeSecret, log, thumbnails, archiver));
+  app.route("/", archiveRoutes(archiver, config.nodeSecret));
   app.route("/", viewerRoutes(registry, metrics, thumbnails));
   app.notFound(() => jsonError(404, "not found"));
   app.onError((err) => {
@@ -47,9 +66,12 @@ export const createOrigin = (config: OriginOptions) => {
     app,
     registry,
     thumbnails,
+    archiver,
     metrics,
     log,
-    listen(): Promise<{ port: number }> {
+    async listen(): Promise<{ port: number }> {
+      // The archive journal is open (and what it held is queued again) before the first push.
+      await archiver.start().catch(() => undefined);
       return new Promise((resolve, reject) => {
         server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
           log.info({ event: "listening", host: config.host, port: info.port }, "core-origin listening");
@@ -62,6 +84,7 @@ export const createOrigin = (config: OriginOptions) => {
       });
     },
     close(): Promise<void> {
+      archiver.close();
       return new Promise((resolve) => {
         if (!server) return resolve();
         (server as import("node:http").Server).closeAllConnections?.();

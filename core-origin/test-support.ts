@@ -126,7 +126,8 @@ export interface TestOrigin {
   close(): Promise<void>;
 }
 
-export const startOrigin = async (o: { memorySegments?: number; playlistSegments?: number } = {}): Promise<TestOrigin> => {
+/** An origin on a temp dir. `dvrWindowS` defaults to 0 here (live window only); DVR tests pass one. */
+export const startOrigin = async (o: { memorySegments?: number; playlistSegments?: number; dvrWindowS?: number } = {}): Promise<TestOrigin> => {
   const base = await mkdtemp(path.join(tmpdir(), "cascade-origin-unit-"));
   const storageDir = path.join(base, "store");
   const storage = new TrackingStorage(storageDir);
@@ -138,6 +139,7 @@ export const startOrigin = async (o: { memorySegments?: number; playlistSegments
     storage,
     memorySegments: o.memorySegments ?? 8,
     playlistSegments: o.playlistSegments ?? 15,
+    dvrWindowS: o.dvrWindowS ?? 0,
     logger: pino({ level: process.env.CASCADE_TEST_LOG ?? "silent" }),
   });
   const token = await signNodeToken(NODE_SECRET, "unit-node");

@@ -11,6 +11,7 @@ import { controlPlaneRoutes } from "./routes/api.ts";
 import { hlsRoutes } from "./routes/hls.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { prewarmRoutes } from "./routes/prewarm.ts";
+import { vodRoutes } from "./routes/vod.ts";
 import type { LifecycleFactory } from "./streams/lifecycle.ts";
 import { HeartbeatAggregator } from "./viewers/aggregator.ts";
 
@@ -67,6 +68,7 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
   app.use("/hls/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["Age", "Content-Length", "X-Cascade-Cache"], maxAge: 86_400 }));
   app.get("/healthz", (c) => c.json({ status: "ok", component: "edge", edge: c.env.EDGE_ID ?? "edge", inflight: coalescer.size }));
   app.route("/", hlsRoutes(deps));
+  app.route("/", vodRoutes({ cache: options.cache }));
   app.route("/", prewarmRoutes(deps));
   app.route("/", pageRoutes({ upstream: options.upstream }));
   app.route("/", controlPlaneRoutes({ deps, forward: options.forward, lifecycle: options.lifecycle, viewers }));

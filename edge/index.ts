@@ -2,13 +2,17 @@
 import { createEdgeApp } from "./app.ts";
 import type { EdgeEnv } from "./env.ts";
 import { createQueueHandler } from "./notifications/queue-handler.ts";
+import { recordingsScheduled } from "./recordings/retention.ts";
 
 const { app } = createEdgeApp();
 
 /** Go-live fan-out and webhook deliveries (wrangler.toml `[[queues.consumers]]`). */
 const queue = createQueueHandler();
 
-export default { fetch: app.fetch, queue } satisfies ExportedHandler<EdgeEnv>;
+/** The recordings job (wrangler.toml `[triggers] crons`): retention, unfinished conversions. */
+const scheduled = recordingsScheduled();
+
+export default { fetch: app.fetch, queue, scheduled } satisfies ExportedHandler<EdgeEnv>;
 
 export { ChatRoom } from "./chat/chat-room.ts";
 export { StreamControl } from "./do/stream-control.ts";

@@ -7,6 +7,7 @@ import { cpus, loadavg } from "node:os";
 import { chooseAuthorizer } from "./auth/choose-authorizer.ts";
 import type { TranscoderConfig } from "./config.ts";
 import { NodeHeartbeat } from "./control-plane/heartbeat.ts";
+import { parseStreamOptions, type NodeStreamOptions } from "./control-plane/stream-options.ts";
 import { StreamReporter } from "./control-plane/stream-reports.ts";
 import { probeFfmpeg, type FfmpegCapabilities } from "./ffmpeg/probe.ts";
 import { createRtmpServer } from "./ingest/index.ts";
@@ -39,8 +40,11 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
   const events: StreamEvent[] = [];
   // With a control plane: pipeline events go to it (the go-live saga acts on them).
   const reporter = config.controlPlaneUrl ? new StreamReporter({ baseUrl: config.controlPlaneUrl, nodeToken: token, logger: log }) : null;
-  /** Streams the control plane's go-live saga told this node to expect (configure_encoders), by id → when. */
-  const expected = new Map<string, number>();
+  /**
+   * Streams the control plane's go-live saga told this node to expect (configure_encoders), by id:
+   * when, and the stream's DVR window and recording, which go into the manifest the origin gets.
+   */
+  const expected = new Map<string, { at: number; options: NodeStreamOptions }>();
 
   const onEvent = (e: StreamEvent) => {
     reporter?.report(e);
@@ -82,11 +86,14 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
         onEvent,
         onEnded: () => {
           if (pipelines.get(session.streamId) === created) pipelines.delete(session.streamId);
+          // The next broadcast of this stream gets its own options (and recording) from its own saga run.
+          if ((expected.get(session.streamId)?.at ?? Infinity) <= Date.now()) expected.delete(session.streamId);
           metrics.speed.remove({ stream: session.streamId });
           updateGauges();
         },
         onPartProduced: () => metrics.parts.inc(),
         ...(config.thumbnailInterval !== undefined ? { thumbnailInterval: config.thumbnailInterval } : {}),
+        streamOptions: expected.get(session.streamId)?.options ?? null,
       });
       pipeline = created;
       pipelines.set(session.streamId, pipeline);
@@ -144,9 +151,22 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
     if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id)) return jsonError(400, "invalid stream id");
     const pipeline = pipelines.get(id);
     if (c.req.param("action") === "expect") {
-      expected.set(id, Date.now());
+      const text = await c.req.text();
+      let body: unknown = null;
+      try {
+        body = text.trim() === "" ? null : JSON.parse(text);
+      } catch {
+        return jsonError(400, "body is not valid JSON");
+      }
+      const parsed = parseStreamOptions(body);
+      if (!parsed.ok) return new Response(JSON.stringify({ error: "invalid stream options", problems: parsed.problems }), { status: 400, headers: { "content-type": "application/json" } });
+      expected.delete(id);
+      expected.set(id, { at: Date.now(), options: parsed.options });
       if (expected.size > 1000) expected.delete(expected.keys().next().value!);
-      return c.json({ stream: id, expected: true, running: !!pipeline && pipeline.state !== "ended" });
+      const running = !!pipeline && pipeline.state !== "ended";
+      if (running) pipeline.setStreamOptions(parsed.options);
+      log.info({ event: "stream_expected", stream: id, dvrWindowS: parsed.options.dvrWindowS, recording: parsed.options.recording, running }, "stream configured by the control plane");
+      return c.json({ stream: id, expected: true, running });
     }
     expected.delete(id);
     const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown };

@@ -58,6 +58,8 @@ env.CASCADE_ORIGINS ??= ORIGIN;
 // The control plane is edge-1 (its D1 database). The transcoder checks keys there (after its local
 // list: the demo and live keys keep working with no account) and heartbeats its capacity.
 env.CASCADE_CONTROL_PLANE_URL ??= `http://127.0.0.1:${EDGE_BASE_PORT}`;
+// Recorded streams are archived to R2 through edge-1 (its D1 holds the recordings; its R2 is miniflare's, persisted).
+env.CASCADE_ARCHIVE_URL ??= `http://127.0.0.1:${EDGE_BASE_PORT}`;
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;

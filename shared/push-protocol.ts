@@ -19,6 +19,8 @@
  * Manifest, init, and end pushes are idempotent by content.
  */
 
+import { RECORDING_ID_PATTERN } from "./ids.ts";
+
 export const PUSH_PREFIX = "/ingest/v1/streams";
 
 export const PUSH_HEADERS = {
@@ -71,9 +73,25 @@ export interface StreamManifest {
    * sent to the node by the go-live saga); absent: the origin's default; 0: live window only.
    */
   dvrWindowS?: number;
-  /** Recording: when present, the origin archives every init and segment under this recording id. */
-  recording?: { id: string } | null;
+  /**
+   * The broadcast's recording (from the go-live saga; absent for streams without one, such as the
+   * local-key demo). `record`: the origin archives every init and segment to R2 under this id while
+   * the stream runs; `dvr`: nothing is archived unless the recording is converted later
+   * (`POST /ingest/v1/streams/:id/archive`, shared/archive-protocol.ts).
+   */
+  recording?: ManifestRecording | null;
 }
+
+export const RECORDING_MODES = ["record", "dvr"] as const;
+export type RecordingMode = (typeof RECORDING_MODES)[number];
+
+export interface ManifestRecording {
+  id: string;
+  mode: RecordingMode;
+}
+
+/** Longest DVR window a manifest may ask for (4 h, the control plane's DVR_WINDOW_MAX). */
+export const MAX_DVR_WINDOW_S = 4 * 60 * 60;
 
 export const pushPaths = {
   manifest: (id: string) => `${PUSH_PREFIX}/${id}`,
@@ -121,5 +139,17 @@ export const validateManifest = (value: unknown): string[] => {
     return undefined;
   });
   if (!m.renditions.some((r) => r?.type === "video")) problems.push("renditions must include a video rendition");
+  if (m.dvrWindowS !== undefined && (!Number.isInteger(m.dvrWindowS) || m.dvrWindowS < 0 || m.dvrWindowS > MAX_DVR_WINDOW_S))
+    problems.push(`dvrWindowS must be an integer from 0 to ${MAX_DVR_WINDOW_S}`);
+  if (m.recording !== undefined && m.recording !== null) {
+    const rec = m.recording as Partial<ManifestRecording>;
+    if (typeof rec !== "object" || Array.isArray(rec)) problems.push("recording must be an object or null");
+    else {
+      if (typeof rec.id !== "string" || !RECORDING_ID_PATTERN.test(rec.id)) problems.push("recording.id is invalid");
+      if (!RECORDING_MODES.includes(rec.mode as RecordingMode)) problems.push("recording.mode must be record or dvr");
+      const extra = Object.keys(rec).filter((k) => k !== "id" && k !== "mode");
+      if (extra.length > 0) problems.push(`recording has unknown fields: ${extra.join(", ")}`);
+    }
+  }
   return problems;
 };

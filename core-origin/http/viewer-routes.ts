@@ -1,20 +1,22 @@
 import { gzipSync } from "node:zlib";
 import { Hono } from "hono";
-import { advancePartLimit, blockingTimeoutMs, cacheLifetimes, renderMediaPlaylist, renderMultivariantPlaylist } from "../../shared/hls/index.ts";
+import { advancePartLimit, blockingTimeoutMs, cacheLifetimes, renderMultivariantPlaylist } from "../../shared/hls/index.ts";
 import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
 import { THUMBNAIL_MAX_AGE, THUMBNAIL_MISSING_MAX_AGE } from "../../shared/thumbnail.ts";
 import { MIME, parseStreamPath } from "../../shared/urls.ts";
 import type { OriginMetrics } from "../metrics.ts";
-import { buildMediaPlaylist } from "../playlist/build-media.ts";
 import { buildMultivariantPlaylist } from "../playlist/build-multivariant.ts";
-import { RenderedCache } from "../playlist/rendered-cache.ts";
+import { MediaPlaylistRenderer } from "../playlist/media-renderer.ts";
+import { RenderedCache, type Rendered } from "../playlist/rendered-cache.ts";
 import type { RenditionState } from "../store/rendition-state.ts";
 import type { LiveStream, StreamRegistry } from "../store/stream-registry.ts";
 import type { ThumbnailStore } from "../store/thumbnail-store.ts";
 import { parseLlHlsQuery } from "./llhls-query.ts";
 import { IMMUTABLE, jsonError, maxAge } from "./responses.ts";
 
-const playlistResponse = (req: Request, rendered: { text: string; gzip: Uint8Array }, cacheControl: string, lastModifiedMs: number): Response => {
+const encoder = new TextEncoder();
+
+const playlistResponse = (req: Request, rendered: Rendered, cacheControl: string, lastModifiedMs: number): Response => {
   const gzip = /\bgzip\b/.test(req.headers.get("accept-encoding") ?? "");
   const headers: Record<string, string> = {
     "content-type": MIME.playlist,
@@ -23,8 +25,13 @@ const playlistResponse = (req: Request, rendered: { text: string; gzip: Uint8Arr
     vary: "Accept-Encoding",
     "access-control-allow-origin": "*",
   };
-  if (gzip) headers["content-encoding"] = "gzip";
-  return new Response(gzip ? (rendered.gzip as Uint8Array<ArrayBuffer>) : rendered.text, { status: 200, headers });
+  if (gzip) {
+    headers["content-encoding"] = "gzip";
+    return new Response(rendered.gzip as Uint8Array<ArrayBuffer>, { status: 200, headers });
+  }
+  // A DVR playlist's text is a rope of cached pieces: flatten and encode it once per version.
+  rendered.bytes ??= encoder.encode(rendered.text);
+  return new Response(rendered.bytes as Uint8Array<ArrayBuffer>, { status: 200, headers });
 };
 
 const mediaResponse = (bytes: Uint8Array, contentType: string, cacheControl: string): Response =>
@@ -68,6 +75,8 @@ const streamVersion = (stream: LiveStream): number =>
 export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics, thumbnails: ThumbnailStore) => {
   const app = new Hono();
   const cache = new RenderedCache();
+  // Media playlists span the DVR window (hours): rendered incrementally, old segments' text cached.
+  const mediaRenderer = new MediaPlaylistRenderer();
 
   const count = (kind: string, res: Response): Response => {
     metrics.viewerRequests.inc({ kind, status: `${String(res.status)[0]}xx` });
@@ -161,8 +170,8 @@ export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics, t
         }
         const skip = live ? q.skip : null;
         const siblings = registry.activeRenditions(stream);
-        const rendered = cache.get(`${id}/${stream.sessionId}/${rendition.name}/${skip ?? ""}`, streamVersion(stream), () =>
-          renderMediaPlaylist(buildMediaPlaylist(rendition, siblings), skip ?? undefined),
+        const rendered = cache.getRendered(`${id}/${stream.sessionId}/${rendition.name}/${skip ?? ""}`, streamVersion(stream), () =>
+          mediaRenderer.render(rendition, siblings, skip),
         );
         const cc = maxAge(blocking ? life.blockingPlaylist : rendition.ended ? life.immutableMedia : life.playlist);
         return count("playlist", playlistResponse(c.req.raw, rendered, cc, rendition.lastModifiedMs));

@@ -4,6 +4,7 @@ import { isRenditionName, isStreamId, parseUint } from "../../shared/ids.ts";
 import { validateInitSegment, validateMediaFragment } from "../../shared/mp4/index.ts";
 import { PUSH_HEADERS as H, PUSH_LIMITS, PUSH_PREFIX, validateManifest, type StreamManifest } from "../../shared/push-protocol.ts";
 import { THUMBNAIL_FILE, jpegProblem } from "../../shared/thumbnail.ts";
+import type { Archiver } from "../archive/archiver.ts";
 import { jsonError } from "../http/responses.ts";
 import { readBody } from "../http/read-body.ts";
 import type { OriginMetrics } from "../metrics.ts";
@@ -18,7 +19,7 @@ const num = (v: string | undefined): number | null => {
 };
 
 /** The transcoder-facing push API (see shared/push-protocol.ts). */
-export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nodeSecret: string, log: Logger, thumbnails: ThumbnailStore) => {
+export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nodeSecret: string, log: Logger, thumbnails: ThumbnailStore, archiver?: Archiver) => {
   const app = new Hono<{ Variables: { nodeId: string } }>();
   app.use(`${PUSH_PREFIX}/*`, nodeAuth(nodeSecret));
 
@@ -28,6 +29,22 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
   };
   const applied = (r: ApplyResult) =>
     r.ok ? Response.json({ ok: true, duplicate: r.duplicate }) : reject(r.status, r.error, r.status === 409 ? { resync: true } : {});
+  /**
+   * A recorded stream's init or segment is journaled for the archive before the push is
+   * acknowledged (a retry of an applied push journals what is still missing); if that fails the
+   * node gets a 503 and retries.
+   */
+  const archived = async (r: ApplyResult, journal: (a: Archiver) => Promise<void>): Promise<Response> => {
+    if (r.ok && archiver) {
+      try {
+        await journal(archiver);
+      } catch {
+        metrics.pushRejected.inc({ status: "503" });
+        return jsonError(503, "could not journal the archive upload; retry");
+      }
+    }
+    return applied(r);
+  };
 
   /** Resolves the stream and rendition of a push, or the error response that explains why not. */
   const target = (id: string, name: string | null): { state?: RenditionState; error?: Response } => {
@@ -57,6 +74,8 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     if (problems.length > 0) return reject(400, "invalid manifest", { problems });
     const result = registry.applyManifest(id, manifest as StreamManifest);
     if (!result.ok) return reject(result.status, result.error);
+    const journaled = await archived({ ok: true, duplicate: false }, (a) => a.onManifest(id));
+    if (!journaled.ok) return journaled;
     metrics.streams.set(registry.list().filter((s) => !s.ended).length);
     if (result.created) log.info({ event: "stream_announced", stream: id, node: c.get("nodeId") }, "stream announced");
     return c.json({ ok: true, created: result.created }, result.created ? 201 : 200);
@@ -71,7 +90,7 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     if (!body.ok) return reject(body.status, body.error);
     const problem = validateInitSegment(body.bytes);
     if (problem) return reject(400, `not an fMP4 init segment: ${problem}`);
-    return applied(state!.putInit(version, body.bytes));
+    return archived(state!.putInit(version, body.bytes), (a) => a.onInit(c.req.param("id"), state!.name, version));
   });
 
   app.put(`${PUSH_PREFIX}/:id/renditions/:r/parts/:msn/:part`, async (c) => {
@@ -127,7 +146,7 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     const gap = c.req.header(H.gap) === "1";
     const pdt = Date.parse(c.req.header(H.programDateTime) ?? "");
     if (gap && !Number.isFinite(pdt)) return reject(400, `a gap segment needs ${H.programDateTime}`);
-    return applied(
+    return archived(
       state!.completeSegment({
         seq,
         msn,
@@ -136,6 +155,7 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
         peakBitrate: num(c.req.header(H.peakBitrate)),
         averageBitrate: num(c.req.header(H.averageBitrate)),
       }),
+      (a) => a.onSegment(c.req.param("id"), state!.name, msn),
     );
   });
 
@@ -159,15 +179,19 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     if (problem) return reject(400, `not a JPEG: ${problem}`);
     const changed = thumbnails.put(id, body.bytes);
     if (changed) metrics.thumbnailsPushed.inc();
+    if (changed) archiver?.onThumbnail(id);
     return c.json({ ok: true, duplicate: !changed });
   });
 
-  app.post(`${PUSH_PREFIX}/:id/end`, (c) => {
+  app.post(`${PUSH_PREFIX}/:id/end`, async (c) => {
     const id = c.req.param("id");
     if (!isStreamId(id)) return reject(400, "invalid stream id");
     if (!registry.get(id)) return reject(404, "unknown stream");
     const ended = registry.end(id);
     metrics.streams.set(registry.list().filter((s) => !s.ended).length);
+    // Segments the end closed, and the last poster, go to the archive before the end is acknowledged.
+    const journaled = await archived({ ok: true, duplicate: !ended }, (a) => a.onEnd(id));
+    if (!journaled.ok) return journaled;
     if (ended) log.info({ event: "stream_ended", stream: id }, "stream ended");
     return c.json({ ok: true, duplicate: !ended });
   });

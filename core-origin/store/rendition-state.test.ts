@@ -184,6 +184,56 @@ describe("RenditionState: sequence and window rules", () => {
   });
 });
 
+describe("RenditionState: DVR window", () => {
+  const DVR: RenditionWindow = { ...WINDOW, dvrSeconds: 30, deleteExpired: true };
+
+  it("lists the window's worth of segments (at least playlistSegments), slides, and drops part records beyond the live window", async () => {
+    const { r, storage, segment, settled } = rendition(new MemoryStorage(), DVR);
+    for (let msn = 0; msn < 40; msn++) {
+      segment(msn);
+      await settled();
+    }
+    // 30 s of 2 s segments.
+    expect(r.segments.map((s) => s.msn)).toEqual(Array.from({ length: 15 }, (_, i) => 25 + i));
+    // Part records only for the newest playlistSegments (6); older ones are whole segments in storage.
+    expect(r.segments.filter((s) => !s.compacted).map((s) => s.msn)).toEqual([34, 35, 36, 37, 38, 39]);
+    expect(await r.readSegment(26)).toEqual(concat(...Array.from({ length: PARTS }, (_, i) => partBytes("demo", "720p", 26, i))));
+    expect(await r.readPart(26, 1)).toBeNull();
+    expect(await r.readPart(35, 1)).toEqual(partBytes("demo", "720p", 35, 1));
+    // Deleted once out of the window for longer than the longest playlist (30 s) + TD.
+    const stored = [...storage.objects.keys()].filter((k) => k.includes("/seg")).map((k) => Number(/seg(\d+)/.exec(k)![1])).sort((a, b) => a - b);
+    expect(stored[0]).toBe(23); // ended at 46 s, 80 − 46 > 32 s: seg0..22 gone, 23 and 24 still in their period
+    expect(stored.at(-1)).toBe(39);
+  });
+
+  it("a retried part of a segment whose part records were dropped is still a duplicate", async () => {
+    const { r, part, segment, settled } = rendition(new MemoryStorage(), DVR);
+    for (let msn = 0; msn < 12; msn++) {
+      segment(msn);
+      await settled();
+    }
+    expect(r.findSegment(2)?.compacted).toBe(true);
+    expect(part(2, 3, { seq: 5 })).toEqual({ ok: true, duplicate: true });
+  });
+
+  it("setRetention: a smaller window applies at once; deleteExpired false keeps storage", async () => {
+    const { r, storage, segment, settled } = rendition(new MemoryStorage(), { ...DVR, dvrSeconds: 60 });
+    r.setRetention(60, false);
+    for (let msn = 0; msn < 30; msn++) {
+      segment(msn);
+      await settled();
+    }
+    expect(r.segments).toHaveLength(30);
+    r.setRetention(20, false);
+    expect(r.segments.map((s) => s.msn)).toEqual(Array.from({ length: 10 }, (_, i) => 20 + i));
+    for (let msn = 30; msn < 60; msn++) {
+      segment(msn);
+      await settled();
+    }
+    expect([...storage.objects.keys()].filter((k) => k.includes("/seg"))).toHaveLength(60);
+  });
+});
+
 describe("RenditionState.waitFor", () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -229,6 +279,8 @@ describe("memory window through the origin", () => {
     t = await startOrigin({ memorySegments: 8, playlistSegments: 15 });
     const p = new Pusher(t, "mem", SINGLE);
     await p.announce();
+    // As for a recorded stream: storage keeps every segment (core-origin/store/dvr-window.test.ts covers deletion).
+    t.origin.registry.keepStorage("mem");
     const name = SINGLE.renditions[0]!.name;
     await p.pushSegments(0, 29);
     await p.pushPart(30, 0);

@@ -22,6 +22,11 @@ export interface SegmentRecord {
   size: number;
   persisted: Promise<void> | null;
   persistedOk: boolean;
+  /**
+   * Its part records were dropped (it is older than the live window, stored, and only ever fetched
+   * whole from the DVR part of the playlist): `parts` is empty, the bytes are in storage.
+   */
+  compacted?: boolean;
 }
 
 export interface RenditionWindow {
@@ -30,7 +35,18 @@ export interface RenditionWindow {
   /** Nominal segment duration (keyframe interval), used to predict when the next part starts a new segment. */
   segmentDuration: number;
   memorySegments: number;
+  /** Complete segments listed at least (the live window). */
   playlistSegments: number;
+  /**
+   * DVR window in seconds: every complete segment whose end is within this much of the live edge
+   * stays listed (never fewer than `playlistSegments`). 0 or absent: the live window only.
+   */
+  dvrSeconds?: number;
+  /**
+   * Delete a segment from storage once it has left the playlist and its availability period
+   * (RFC §6.2.2, checklist rule 29) is over. Absent/false: storage keeps every segment (recording).
+   */
+  deleteExpired?: boolean;
 }
 
 export interface PartPush {
@@ -80,6 +96,18 @@ export class RenditionState {
   peakBitrate = 0;
   averageBitrate = 0;
   private readonly waiters = new Set<() => void>();
+  /** Sum of the durations of the complete segments listed. */
+  private listedDuration = 0;
+  /** Longest listed duration so far (rule 29's "longest playlist distributed"). */
+  private longestListed = 0;
+  /** Media time of the live edge: the sum of all complete segment durations so far. */
+  private edgeTime = 0;
+  /** Complete segments that may still hold part bytes, oldest first (bounded: trim releases them). */
+  private readonly withBytes: SegmentRecord[] = [];
+  /** Segments below this index of `segments` are compacted (their part records dropped). */
+  private compactedCount = 0;
+  /** Segments that left the playlist, waiting for their availability period to end before deletion. */
+  private readonly expired: { msn: number; endTime: number }[] = [];
 
   constructor(
     readonly name: string,
@@ -148,7 +176,7 @@ export class RenditionState {
 
   private partExists(msn: number, part: number): boolean {
     const seg = this.findSegment(msn);
-    if (seg) return part < seg.parts.length;
+    if (seg) return part < seg.parts.length || seg.compacted === true;
     return this.segments.length > 0 && msn < this.mediaSequence;
   }
 
@@ -217,11 +245,16 @@ export class RenditionState {
     const first = toMsn - count;
     const pdt0 = last.programDateTimeMs + last.duration * 1000 + (first - last.msn - 1) * duration * 1000;
     if (count < missing) {
-      for (const seg of this.segments) if (seg.discontinuity) this.discontinuitySequence++;
+      for (const seg of this.segments) {
+        if (seg.discontinuity) this.discontinuitySequence++;
+        this.expire(seg, this.edgeTime);
+      }
       this.segments.length = 0;
+      this.listedDuration = 0;
+      this.compactedCount = 0;
     }
     for (let msn = first; msn < toMsn; msn++) {
-      this.segments.push(gapRecord(msn, pdt0 + (msn - first) * duration * 1000, duration, last.initVersion));
+      this.completed(this.pushSegment(gapRecord(msn, pdt0 + (msn - first) * duration * 1000, duration, last.initVersion)));
     }
     this.trim();
   }
@@ -294,7 +327,7 @@ export class RenditionState {
     if (s.seq !== this.lastSeq + 1) return { ok: false, status: 400, error: `out-of-order sequence number ${s.seq}, expected ${this.lastSeq + 1}` };
     if (!(s.duration > 0) || Math.round(s.duration) > this.window.targetDuration) return { ok: false, status: 400, error: `gap duration ${s.duration} is invalid` };
     this.lastSeq = s.seq;
-    this.segments.push(gapRecord(s.msn, programDateTimeMs, s.duration, last.initVersion));
+    this.completed(this.pushSegment(gapRecord(s.msn, programDateTimeMs, s.duration, last.initVersion)));
     this.trim();
     this.changed();
     return { ok: true, duplicate: false };
@@ -303,6 +336,7 @@ export class RenditionState {
   private closeSegment(seg: SegmentRecord, duration: number): void {
     seg.complete = true;
     seg.duration = duration;
+    this.completed(seg);
     if (!this.peakBitrate && duration > 0) this.peakBitrate = (seg.size * 8) / duration;
     const body = concat(seg.parts.map((p) => p.bytes!));
     seg.persisted = this.storage.put(`${this.storagePrefix}/seg${seg.msn}.m4s`, body).then(
@@ -316,20 +350,88 @@ export class RenditionState {
     this.changed();
   }
 
-  /** Keeps memory bounded: bytes only for the newest segments, metadata only for the playlist window. */
+  private pushSegment(seg: SegmentRecord): SegmentRecord {
+    this.segments.push(seg);
+    return seg;
+  }
+
+  /** Bookkeeping for a segment that just became complete (closed, or a gap). */
+  private completed(seg: SegmentRecord): void {
+    this.listedDuration += seg.duration;
+    this.edgeTime += seg.duration;
+    this.withBytes.push(seg);
+  }
+
+  /** A segment left the playlist at media time `endTime`: queue its stored bytes for deletion. */
+  private expire(seg: SegmentRecord, endTime: number): void {
+    if (this.window.deleteExpired && seg.complete && !seg.gap) this.expired.push({ msn: seg.msn, endTime });
+  }
+
+  /** Changes the DVR window and the storage policy (a manifest update); a smaller window applies at once. */
+  setRetention(dvrSeconds: number, deleteExpired: boolean): void {
+    this.window.dvrSeconds = dvrSeconds;
+    this.window.deleteExpired = deleteExpired;
+    this.trim();
+  }
+
+  /**
+   * Keeps memory and storage bounded: part bytes only for the newest `memorySegments` (once
+   * stored), segments listed only within the live window or the DVR window, and a segment's stored
+   * bytes only until its availability period after leaving the playlist is over. Amortised O(1).
+   */
   private trim(): void {
-    const complete = this.segments.filter((s) => s.complete);
-    const inMemory = this.window.memorySegments;
-    for (const seg of complete.slice(0, Math.max(0, complete.length - inMemory))) {
-      if (seg.persistedOk) for (const p of seg.parts) p.bytes = null;
+    const excess = this.withBytes.length - this.window.memorySegments;
+    if (excess > 0) {
+      let kept = 0;
+      for (let i = 0; i < this.withBytes.length; i++) {
+        const seg = this.withBytes[i]!;
+        if (i < excess && seg.persistedOk) {
+          for (const p of seg.parts) p.bytes = null;
+          continue;
+        }
+        this.withBytes[kept++] = seg;
+      }
+      this.withBytes.length = kept;
     }
-    while (this.segments.filter((s) => s.complete).length > this.window.playlistSegments) {
-      const head = this.segments[0]!;
+    const dvr = this.window.dvrSeconds ?? 0;
+    for (;;) {
+      const complete = this.segments.length - (this.openSegment ? 1 : 0);
+      const head = this.segments[0];
+      if (!head || complete <= this.window.playlistSegments) break;
+      // Within the DVR window: the segments after the head still span less than the window.
+      if (dvr > 0 && this.listedDuration - head.duration < dvr - DURATION_TOLERANCE) break;
       if (!head.persistedOk) break;
       this.segments.shift();
+      if (this.compactedCount > 0) this.compactedCount--;
+      this.listedDuration -= head.duration;
       // DISCONTINUITY-SEQUENCE counts the discontinuities that left the playlist (RFC §4.4.3.3).
       if (head.discontinuity) this.discontinuitySequence++;
+      this.expire(head, this.edgeTime - this.listedDuration);
       this.changed();
+    }
+    // Part records only for the live window: parts of older segments are never listed nor fetched
+    // (their tags went 3 × TD from the end and the window holds them well over 3 × TD longer).
+    const complete = this.segments.length - (this.openSegment ? 1 : 0);
+    const compactable = complete - this.window.playlistSegments;
+    while (this.compactedCount < compactable) {
+      const seg = this.segments[this.compactedCount]!;
+      if (!seg.persistedOk) break;
+      if (!seg.gap) {
+        seg.parts = [];
+        seg.compacted = true;
+      }
+      this.compactedCount++;
+    }
+    // Measured after trimming: every completion is followed by a trim, so this is what was served.
+    this.longestListed = Math.max(this.longestListed, this.listedDuration);
+    if (this.window.deleteExpired) {
+      // Rule 29: a removed segment stays available for its duration plus the longest playlist
+      // duration after it first appeared; it ended `edgeTime - endTime` ago (+ one TD of margin).
+      const availability = this.longestListed + this.window.targetDuration;
+      while (this.expired.length > 0 && this.edgeTime - this.expired[0]!.endTime > availability) {
+        const { msn } = this.expired.shift()!;
+        this.storage.deletePrefix(`${this.storagePrefix}/seg${msn}.m4s`).catch(this.onError);
+      }
     }
   }
 
@@ -353,7 +455,7 @@ export class RenditionState {
   async readSegment(msn: number): Promise<Uint8Array | null> {
     const seg = this.findSegment(msn);
     if (seg && (!seg.complete || seg.gap)) return null;
-    if (seg && seg.parts.every((p) => p.bytes)) return concat(seg.parts.map((p) => p.bytes!));
+    if (seg && !seg.compacted && seg.parts.every((p) => p.bytes)) return concat(seg.parts.map((p) => p.bytes!));
     if (!seg && (this.segments.length === 0 || msn >= this.mediaSequence)) return null;
     return this.storage.get(`${this.storagePrefix}/seg${msn}.m4s`);
   }

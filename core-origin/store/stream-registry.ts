@@ -5,7 +5,30 @@ import type { StorageDriver } from "./storage-driver.ts";
 export interface WindowConfig {
   memorySegments: number;
   playlistSegments: number;
+  /** DVR window (s) for streams whose manifest has no `dvrWindowS`; absent: 0, the live window only. */
+  dvrWindowS?: number;
 }
+
+/** Longest DVR window the origin keeps whatever a manifest says (s). */
+const DVR_WINDOW_LIMIT_S = 24 * 3600;
+
+/** The stream's DVR window in seconds: its manifest's `dvrWindowS`, else the origin's default. */
+export const dvrWindowOf = (manifest: StreamManifest, fallback: number): number => {
+  const v = manifest.dvrWindowS;
+  const s = typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : fallback;
+  return Math.min(s, DVR_WINDOW_LIMIT_S);
+};
+
+/**
+ * Whether segments that left the DVR window are deleted from storage. A stream recorded as it runs
+ * (`recording.mode` "record", or a recording without a known mode) keeps every segment for its
+ * archiver; a stream without a recording, or whose recording is only its DVR window ("dvr"), keeps
+ * the window (plus the availability period of RFC §6.2.2) and no more.
+ */
+export const deletesExpiredSegments = (manifest: StreamManifest): boolean => {
+  const rec = manifest.recording as { mode?: string } | null | undefined;
+  return !rec || rec.mode === "dvr";
+};
 
 export interface LiveStream {
   id: string;
@@ -17,6 +40,8 @@ export interface LiveStream {
   ended: boolean;
   /** Bumped when the set of renditions or their measured bitrates change (multivariant cache key). */
   manifestVersion: number;
+  /** Set by `keepStorage`: nothing of this broadcast is deleted from storage (an archive needs it). */
+  keepStorage?: boolean;
 }
 
 export type ManifestResult = { ok: true; created: boolean } | { ok: false; status: 400 | 409; error: string };
@@ -57,6 +82,9 @@ export class StreamRegistry {
       }
       const changed = JSON.stringify(m) !== JSON.stringify(manifest);
       existing.manifest = manifest;
+      for (const state of existing.renditions.values()) {
+        state.setRetention(dvrWindowOf(manifest, this.windows.dvrWindowS ?? 0), deletesExpiredSegments(manifest) && !existing.keepStorage);
+      }
       if (changed) existing.manifestVersion++;
       return { ok: true, created: false };
     }
@@ -87,8 +115,22 @@ export class StreamRegistry {
       // longer (RFC §6.2.2); parts are served while their segment is listed, so the list spans
       // more than 6 × TD (+ one part for the tag's last moment).
       playlistSegments: Math.max(this.windows.playlistSegments, 6, Math.ceil((6 * m.targetDuration + m.partTarget) / (m.segmentDuration ?? m.targetDuration) - 1e-9)),
+      dvrSeconds: dvrWindowOf(m, this.windows.dvrWindowS ?? 0),
+      deleteExpired: deletesExpiredSegments(m) && !stream.keepStorage,
     };
     return new RenditionState(name, type, window, this.storage, `${stream.id}/${stream.sessionId}/${name}`, this.onError);
+  }
+
+  /**
+   * Stops deleting this broadcast's segments from storage (for an archiver that starts on a stream
+   * whose recording was DVR-only); segments already deleted stay deleted.
+   */
+  keepStorage(id: string): boolean {
+    const stream = this.streams.get(id);
+    if (!stream) return false;
+    stream.keepStorage = true;
+    for (const state of stream.renditions.values()) state.setRetention(dvrWindowOf(stream.manifest, this.windows.dvrWindowS ?? 0), false);
+    return true;
   }
 
   end(id: string): boolean {

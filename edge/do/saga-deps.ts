@@ -9,6 +9,7 @@ import type { EdgeEnv } from "../env.ts";
 import { notifyFollowers } from "../notifications/notify-seam.ts";
 import { announceStream } from "../chat/room-client.ts";
 import { streamOptions } from "../recordings/stream-options.ts";
+import { archiveTimingOf, archiveVod } from "../recordings/archive-vod.ts";
 import { requireDb } from "../db/database.ts";
 
 export const SAGA_STEPS = ["validate_event", "reserve_capacity", "configure_encoders", "warmup_cdn", "go_live"] as const;
@@ -62,7 +63,7 @@ export interface SagaDeps {
   closeChatRoom(streamId: string): Promise<void>;
   /** go_live: follower fan-out (edge/notifications/notify-seam.ts). */
   notifyFollowers(streamId: string): Promise<void>;
-  /** archive_vod hook: DVR → VOD in R2, thumbnails (issue 6). No-op for now. */
+  /** archive_vod hook: the stream's recording is finalised (VOD playlists in R2, poster; edge/recordings/archive-vod.ts). Throws while it must be retried. */
   archiveVod(streamId: string): Promise<void>;
   /** monitor_stream: the top rendition's progress, or null when it cannot be read. */
   playlistProgress(streamId: string): Promise<PlaylistProgress | null>;
@@ -173,9 +174,7 @@ export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, in
     openChatRoom: (streamId) => announceStream(env, streamId, "stream_live"),
     closeChatRoom: (streamId) => announceStream(env, streamId, "stream_ended"),
     notifyFollowers: (streamId) => notifyFollowers(env, streamId),
-    archiveVod: async () => {
-      // Issue 6 (DVR → VOD in R2, thumbnails) archives the recording here.
-    },
+    archiveVod: (streamId) => archiveVod(env, streamId, { fetch: (req) => fetcher(req), timing: archiveTimingOf(env) }),
     playlistProgress: async (streamId) => {
       const base = streamBase(env, edgeUrls, streamId);
       const playlistUrl = await topPlaylist(base, fetcher);

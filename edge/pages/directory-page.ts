@@ -51,6 +51,7 @@ const STYLE = `
   .by { color: #9aa3ad; font-size: .85rem; }
   .viewers { font-weight: 600; color: #e8eaed; }
   .more { display: block; text-align: center; margin: 16px 0; color: #9ab8ff; }
+  .thumb { order: -1; flex: none; align-self: center; width: 160px; height: 90px; object-fit: cover; border-radius: 6px; background: #262b33; color: transparent; }
 `;
 
 const page = (title: string, body: string, nonce?: string, refresh: "meta" | "script" = "meta"): string => {
@@ -81,6 +82,10 @@ export const directoryHref = (p: { q?: string; category?: string | null; cursor?
   return qs ? `/?${qs}` : "/";
 };
 
+/** The stream's latest thumbnail (`/hls/<id>/thumbnail.jpg`, refreshed every 10 s); a neutral box until there is one. */
+const thumbnail = (id: string, label: string): string =>
+  `<img class="thumb" src="/hls/${encodeURIComponent(id)}/thumbnail.jpg" alt="Preview of ${escapeHtml(label)}" width="320" height="180" loading="lazy" decoding="async">`;
+
 const viewersText = (n: number): string => (n === 1 ? "1 viewer" : `${n.toLocaleString("en-US")} viewers`);
 
 /**
@@ -108,7 +113,7 @@ ${category ? `<input type="hidden" name="category" value="${escapeHtml(category)
     ? `\n<h2 class="sub">Also live on this edge (published with a local key, no account)</h2>\n<ul aria-label="other live streams">\n${options.unlisted
         .map(
           (s) =>
-            `<li><a href="/watch/${encodeURIComponent(s.id)}"><span class="badge">LIVE</span><span class="id">${escapeHtml(s.id)}</span><span class="meta">live for <time datetime="${escapeHtml(s.startedAt)}">${formatDuration(now - Date.parse(s.startedAt))}</time></span></a></li>`,
+            `<li><a href="/watch/${encodeURIComponent(s.id)}"><span class="badge">LIVE</span><span class="id">${escapeHtml(s.id)}</span>${thumbnail(s.id, s.id)}<span class="meta">live for <time datetime="${escapeHtml(s.startedAt)}">${formatDuration(now - Date.parse(s.startedAt))}</time></span></a></li>`,
         )
         .join("\n")}\n</ul>`
     : "";
@@ -120,7 +125,7 @@ ${category ? `<input type="hidden" name="category" value="${escapeHtml(category)
     .map((s) => {
       const since = s.startedAt ? `live for <time datetime="${escapeHtml(s.startedAt)}">${formatDuration(now - Date.parse(s.startedAt))}</time>` : "";
       const cat = s.categoryName ? ` · ${escapeHtml(s.categoryName)}` : "";
-      return `<li><a href="/watch/${encodeURIComponent(s.id)}"><span class="badge">LIVE</span><span class="entry"><span class="title">${escapeHtml(s.title)}</span><span class="by">${escapeHtml(s.username)}${cat}</span></span><span class="meta"><span class="viewers">${viewersText(s.viewers)}</span>${since ? `<br>${since}` : ""}</span></a></li>`;
+      return `<li><a href="/watch/${encodeURIComponent(s.id)}"><span class="badge">LIVE</span><span class="entry"><span class="title">${escapeHtml(s.title)}</span><span class="by">${escapeHtml(s.username)}${cat}</span></span>${thumbnail(s.id, s.title)}<span class="meta"><span class="viewers">${viewersText(s.viewers)}</span>${since ? `<br>${since}` : ""}</span></a></li>`;
     })
     .join("\n");
   const count = data.total === 1 ? "1 live stream" : `${data.total} live streams`;
@@ -152,7 +157,7 @@ export const directoryPage = (result: LiveStreamsResult, options: { now?: number
       const id = escapeHtml(s.id);
       const since = formatDuration(now - Date.parse(s.startedAt));
       const renditions = s.renditions.length ? escapeHtml(s.renditions.join(" · ")) : "";
-      return `<li><a href="/watch/${encodeURIComponent(s.id)}"><span class="badge">LIVE</span><span class="id">${id}</span><span class="meta">live for <time datetime="${escapeHtml(s.startedAt)}">${since}</time>${renditions ? `<br>${renditions}` : ""}</span></a></li>`;
+      return `<li><a href="/watch/${encodeURIComponent(s.id)}"><span class="badge">LIVE</span><span class="id">${id}</span>${thumbnail(s.id, s.id)}<span class="meta">live for <time datetime="${escapeHtml(s.startedAt)}">${since}</time>${renditions ? `<br>${renditions}` : ""}</span></a></li>`;
     })
     .join("\n");
   const count = result.streams.length === 1 ? "1 live stream" : `${result.streams.length} live streams`;

@@ -64,6 +64,9 @@ describe("watch page", () => {
     expect(text).toContain('})("demo");');
     expect(text).toContain('id="latency"');
     expect(text).toContain('id="quality"');
+    // DVR: a Go live button (hidden until the viewer is behind) and no automatic catch-up while rewound.
+    expect(text).toContain('id="golive"');
+    expect(text).toContain("player.dvr");
     expect(text).toContain("window.cascadePlayer");
     expect(text).toContain("application/vnd.apple.mpegurl");
     expect(text).toContain("This stream is offline");

@@ -9,7 +9,9 @@ import { escapeHtml, scriptJson } from "./html.ts";
  * State for people and for tests: `window.cascadePlayer` =
  *   { state: "loading"|"playing"|"offline"|"ended"|"error", latency: seconds|null, stalls, level,
  *     errors: [{ at, type, details, fatal, code }], engine: "hls.js"|"native"|null, lowLatencyMode,
- *     partTarget, targetLatency, liveJumps, stats }
+ *     partTarget, targetLatency, liveJumps, stats,
+ *     dvr: true while the viewer is rewound on purpose (no automatic catch-up), behindLive: seconds
+ *     behind the live sync point, dvrWindow: { start, end } media seconds the playlist covers }
  * `window.cascadePlayer.hls` is the hls.js instance (not enumerable, so the object serialises).
  */
 const PLAYER_SCRIPT = String.raw`
@@ -28,6 +30,8 @@ const PLAYER_SCRIPT = String.raw`
   var statsEl = $("stats");
   var statsToggleEl = $("stats-toggle");
   var badgeEl = $("badge");
+  var goLiveEl = $("golive");
+  var behindEl = $("behind");
   var BADGES = { loading: "LIVE", playing: "LIVE", offline: "OFFLINE", ended: "ENDED", error: "LIVE" };
 
   var player = {
@@ -41,7 +45,10 @@ const PLAYER_SCRIPT = String.raw`
     partTarget: null,
     targetLatency: null,
     liveJumps: 0,
-    stats: null
+    stats: null,
+    dvr: false,
+    behindLive: null,
+    dvrWindow: null
   };
   Object.defineProperty(player, "hls", { value: null, writable: true, enumerable: false });
   window.cascadePlayer = player;
@@ -56,6 +63,7 @@ const PLAYER_SCRIPT = String.raw`
   var lastMediaRecovery = 0;
   var lastProgress = { time: -1, at: 0 };
   var behindTicks = 0;     // consecutive seconds spent far behind the live sync point
+  var GO_LIVE_TDS = 3;     // "Go live" shows once more than this many target durations behind live
 
   // ---------------------------------------------------------------- state and messages
 
@@ -100,6 +108,7 @@ const PLAYER_SCRIPT = String.raw`
     }
     endlist = false;
     lastProgress = { time: -1, at: 0 };
+    setDvr(false);
   }
 
   /** Looks at the multivariant playlist first: 404 means the stream is not live (yet). */
@@ -379,6 +388,66 @@ const PLAYER_SCRIPT = String.raw`
     if (auto) auto.textContent = hls.autoLevelEnabled && level ? "Auto (" + levelLabel(level) + ")" : "Auto";
   }
 
+  // ---------------------------------------------------------------- DVR: rewind and Go live
+
+  /**
+   * The playlists carry the stream's DVR window (hours, see core-origin), and hls.js sets the media
+   * duration to its end, so the native seek bar scrubs over it. A seek (bar, keyboard) that lands
+   * behind the live sync point, or a pause, means the viewer rewound on purpose: no automatic
+   * catch-up until they come back (a seek near live, or Go live). hls.js's own seeks (start
+   * position, sync to the live edge) land at the sync point and leave DVR mode.
+   */
+  function setDvr(on) {
+    player.dvr = !!on;
+    if (!on) behindTicks = 0;
+    updateDvrUi();
+  }
+
+  video.addEventListener("seeking", function () {
+    if (!hls || endlist) return;
+    var sync = hls.liveSyncPosition;
+    if (sync == null) return;
+    setDvr(video.currentTime < sync - LIVE_JUMP_S);
+  });
+
+  video.addEventListener("pause", function () {
+    // Pausing a live stream time-shifts it: play resumes where it stopped.
+    if (hls && everPlayed && !endlist && player.state === "playing") setDvr(true);
+  });
+
+  function goLive() {
+    if (!hls) return;
+    var sync = hls.liveSyncPosition;
+    setDvr(false);
+    if (sync != null) video.currentTime = sync;
+    if (video.paused) tryPlay();
+  }
+
+  goLiveEl.addEventListener("click", goLive);
+
+  function fmtClock(seconds) {
+    var s = Math.max(0, Math.round(seconds));
+    var h = Math.floor(s / 3600);
+    var m = Math.floor((s % 3600) / 60);
+    var sec = s % 60;
+    return (h > 0 ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (sec < 10 ? "0" : "") + sec;
+  }
+
+  /** Behind-live readout and the Go live button, from hls.js's live sync point and the playlist's window. */
+  function updateDvrUi() {
+    var details = hls ? hls.latestLevelDetails : null;
+    var sync = hls ? hls.liveSyncPosition : null;
+    var live = !!details && details.live && !endlist;
+    player.dvrWindow = live ? { start: Math.round(details.fragmentStart * 10) / 10, end: Math.round(details.edge * 10) / 10 } : null;
+    player.behindLive = live && sync != null && player.state === "playing" ? Math.max(0, Math.round((sync - video.currentTime) * 10) / 10) : null;
+    var td = details && details.targetduration ? details.targetduration : 2;
+    var far = player.behindLive != null && player.behindLive > GO_LIVE_TDS * td;
+    goLiveEl.hidden = !far;
+    behindEl.hidden = !far;
+    behindEl.textContent = far ? "−" + fmtClock(player.behindLive) + " behind live" : "";
+    document.body.setAttribute("data-behind", far ? "1" : "0");
+  }
+
   // ---------------------------------------------------------------- latency and stats, once a second
 
   function playingDate() {
@@ -397,7 +466,7 @@ const PLAYER_SCRIPT = String.raw`
    */
   var LIVE_JUMP_S = 3;
   function catchUp() {
-    if (!hls || endlist || video.paused) { behindTicks = 0; return; }
+    if (!hls || endlist || video.paused || player.dvr) { behindTicks = 0; return; }
     var sync = hls.liveSyncPosition;
     if (sync == null || !(video.currentTime < sync - LIVE_JUMP_S)) { behindTicks = 0; return; }
     if (++behindTicks < 2) return;
@@ -435,6 +504,7 @@ const PLAYER_SCRIPT = String.raw`
       catchUp();
     }
     if (hls) player.targetLatency = hls.targetLatency;
+    updateDvrUi();
 
     var quality = typeof video.getVideoPlaybackQuality === "function" ? video.getVideoPlaybackQuality() : null;
     var level = player.level;
@@ -484,6 +554,9 @@ const STYLE = `
   h1 { font-size: 1.1rem; margin: 0; font-weight: 600; }
   .badge { font-size: .75rem; font-weight: 700; padding: 2px 6px; border-radius: 4px; background: #444; }
   body[data-state="playing"] .badge { background: #d22; }
+  body[data-state="playing"][data-behind="1"] .badge { background: #444; }
+  #golive { background: #d22; border-color: #d22; color: #fff; font-weight: 600; }
+  .controls .behind { font-variant-numeric: tabular-nums; color: #bbb; }
   body:not([data-state="playing"]) #stats { display: none; }
   main { max-width: 1640px; margin: 0 auto; padding: 0 16px 24px; }
   .stage { position: relative; background: #000; aspect-ratio: 16 / 9; margin: 0 auto; width: min(100%, calc((100vh - 130px) * 16 / 9)); }
@@ -536,6 +609,8 @@ export const watchPage = (streamId: string, options: WatchPageOptions = {}): str
   </div>
   <div class="controls">
     <span class="latency">Latency <span id="latency" title="Capture-to-display: now minus the program date-time of the frame on screen">–</span></span>
+    <span class="behind" id="behind" role="status" hidden></span>
+    <button id="golive" type="button" title="Jump to the live edge" hidden>Go live ⏭</button>
     <label>Quality <select id="quality" disabled><option value="-1">Auto</option></select></label>
     <button id="unmute" type="button" aria-pressed="false">Unmute</button>
     <button id="stats-toggle" type="button" aria-pressed="true">Stats</button>

@@ -54,6 +54,7 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
       latencyMode: input.latency_mode ?? "low",
       enableRecording: input.enable_recording ?? false,
       dvrWindow: input.dvr_window ?? DEFAULT_DVR_WINDOW,
+      retentionDays: input.recording_retention_days ?? 30,
       keyHash: hash,
     });
     const stream = (await getStream(db, id))!;

@@ -14,6 +14,8 @@ export const TAG_PATTERN = /^[a-z0-9][a-z0-9_-]{0,24}$/;
 export const TAG_RULE = "tags are 1–25 characters: lowercase letters, digits, '-' and '_'";
 /** Seconds of DVR behind the live edge; 0 keeps only the live window. */
 export const DVR_WINDOW_MAX = 4 * 60 * 60;
+/** Longest a stream may keep its recordings (days). */
+export const RETENTION_DAYS_MAX = 3650;
 /** Rewind window of a new stream unless it asks otherwise (2 h). */
 export const DEFAULT_DVR_WINDOW = 2 * 60 * 60;
 
@@ -38,6 +40,7 @@ export interface StreamRow {
   peak_viewers: number;
   dvr_window: number;
   enable_recording: number;
+  recording_retention_days: number;
   node_id: string | null;
   key_rotated_at: string | null;
   started_at: string | null;
@@ -87,6 +90,7 @@ export const ownerStreamView = (s: StreamRow, ingestRtmpUrl: string) => ({
   ...publicStreamView(s),
   enable_recording: s.enable_recording === 1,
   dvr_window: s.dvr_window,
+  recording_retention_days: s.recording_retention_days,
   ingest_urls: { rtmp: ingestRtmpUrl },
   key_rotated_at: s.key_rotated_at,
   updated_at: s.updated_at,

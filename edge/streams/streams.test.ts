@@ -45,11 +45,16 @@ describe("POST /api/v1/streams", () => {
     expect(stored!.stream_key_hash).not.toContain(r.body.stream_key.slice(-43));
   });
 
-  it("defaults: low latency, no recording, no DVR, no category; the ingest URL comes from INGEST_RTMP_URL", async () => {
+  it("defaults: low latency, no recording, a 2 h DVR window, 30-day retention, no category; the ingest URL comes from INGEST_RTMP_URL", async () => {
     const u = await api.signUp("defaults");
     const r = await api.call<Created>("POST", "/api/v1/streams", { token: u.token, json: { title: "x" } }, { INGEST_RTMP_URL: "rtmp://ingest.example/live" });
     expect(r.body.ingest_urls.rtmp).toBe("rtmp://ingest.example/live");
-    expect(r.body.stream).toMatchObject({ latency_mode: "low", enable_recording: false, dvr_window: 7200, category: null, tags: [], description: "" });
+    expect(r.body.stream).toMatchObject({ latency_mode: "low", enable_recording: false, dvr_window: 7200, recording_retention_days: 30, category: null, tags: [], description: "" });
+    const kept = await api.call<Created>("POST", "/api/v1/streams", { token: u.token, json: { title: "y", recording_retention_days: 7 } });
+    expect(kept.body.stream).toMatchObject({ recording_retention_days: 7 });
+    const bad = await api.call<{ fields: Record<string, string> }>("POST", "/api/v1/streams", { token: u.token, json: { title: "z", recording_retention_days: 0 } });
+    expect(bad.status).toBe(400);
+    expect(Object.keys(bad.body.fields)).toEqual(["recording_retention_days"]);
   });
 
   it("401 without or with a bad token, 403 for a viewer account", async () => {
@@ -112,7 +117,7 @@ describe("GET /api/v1/streams/:id", () => {
     expect((await api.call("GET", `/api/v1/streams/${s.stream_id}`, { token: other.token })).body).not.toHaveProperty("ingest_urls");
     for (const token of [owner.token, adminToken]) {
       const r = await api.call("GET", `/api/v1/streams/${s.stream_id}`, { token });
-      expect(r.body).toMatchObject({ enable_recording: true, dvr_window: 0, ingest_urls: { rtmp: "rtmp://127.0.0.1:1935/live" } });
+      expect(r.body).toMatchObject({ enable_recording: true, dvr_window: 7200, recording_retention_days: 30, ingest_urls: { rtmp: "rtmp://127.0.0.1:1935/live" } });
       expect(r.text).not.toContain("sk_");
     }
   });

@@ -4,6 +4,7 @@ import { fitLadderToSource, type Ladder } from "../../shared/ladder.ts";
 import type { InitInfo } from "../../shared/mp4/index.ts";
 import { DEFAULT_THUMBNAIL_INTERVAL, THUMBNAIL_WIDTH } from "../../shared/thumbnail.ts";
 import type { ManifestRendition, StreamManifest } from "../../shared/push-protocol.ts";
+import { manifestOptionFields, type NodeStreamOptions } from "../control-plane/stream-options.ts";
 import type { TranscodeJob } from "../ffmpeg/build-args.ts";
 import { planParts, type PartPlan } from "../ffmpeg/part-plan.ts";
 import type { FfmpegCapabilities } from "../ffmpeg/probe.ts";
@@ -31,6 +32,8 @@ export interface PipelineOptions {
   onPartProduced?: (rendition: string) => void;
   /** Seconds between thumbnails (the first comes with the first frame); 0 = none. Default 10. */
   thumbnailInterval?: number;
+  /** DVR window and recording from the control plane (configure_encoders), when it already spoke. */
+  streamOptions?: NodeStreamOptions | null;
 }
 
 export type PipelineState = "starting" | "live" | "reconnecting" | "ended";
@@ -77,8 +80,25 @@ export class StreamPipeline {
   private readonly recentSegments = new Map<number, { duration: number; pdtMs: number }>();
   private startDeadline: NodeJS.Timeout | null = null;
   readonly startedAt = Date.now();
+  private streamOptions: NodeStreamOptions | null;
 
-  constructor(private readonly o: PipelineOptions) {}
+  constructor(private readonly o: PipelineOptions) {
+    this.streamOptions = o.streamOptions ?? null;
+  }
+
+  /**
+   * The control plane's DVR window and recording for this stream (configure_encoders usually
+   * arrives after the publisher, so the manifest may already be out): the origin gets an updated
+   * manifest at once, and archives from the start of the stream what it still holds.
+   */
+  setStreamOptions(options: NodeStreamOptions): void {
+    this.streamOptions = options;
+    // Before the first manifest (or between runs) the next manifest push carries the options.
+    if (!this.manifestPushed || !this.run || !this.plan) return;
+    const manifest = this.manifest();
+    if (!manifest || manifest.renditions.length === 0) return;
+    this.o.push.setManifest(manifest).catch((err) => this.o.log.error({ event: "manifest_push_failed", stream: this.o.streamId, err }, "manifest push failed"));
+  }
 
   get speed(): number {
     return this.monitor?.speed ?? 0;
@@ -295,6 +315,7 @@ export class StreamPipeline {
       partTarget: this.plan!.partTarget,
       segmentDuration: this.plan!.segmentDuration,
       renditions: infos as ManifestRendition[],
+      ...manifestOptionFields(this.streamOptions),
     };
   }
 
@@ -419,7 +440,11 @@ export class StreamPipeline {
     if (this.state === "ended") return;
     this.state = "ended";
     if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.session?.close(reason);
+    // Detach the publisher before closing it: its close event must not start a reconnect grace
+    // period (and a second end 30 s later) or push the last parts after the stream's end.
+    const session = this.session;
+    this.session = null;
+    session?.close(reason);
     const run = this.run;
     this.run = null;
     if (run) await run.finish();

@@ -32,11 +32,11 @@ export const skippableSegments = (playlist: MediaPlaylist): number => {
 const sumParts = (seg: Segment): number => (seg.parts ?? []).reduce((a, p) => a + p.duration, 0);
 
 /**
- * Renders a media playlist. With `skip`, renders a Playlist Delta Update (RFC 8216bis §6.2.5.1);
- * callers pass `skip` only when the request asked for it and the playlist is live.
+ * The header of a media playlist up to EXT-X-DISCONTINUITY-SEQUENCE (and EXT-X-SKIP when `skipped` > 0),
+ * one string ending in a newline. Exported with `renderSegment` and `renderMediaFooter` so the origin
+ * can cache the text of old segments and render only what changed (core-origin/playlist/).
  */
-export const renderMediaPlaylist = (playlist: MediaPlaylist, skip?: SkipDirective): string => {
-  const skipped = skip ? skippableSegments(playlist) : 0;
+export const renderMediaHeader = (playlist: MediaPlaylist, skipped: number, skip?: SkipDirective): string => {
   const version = skipped > 0 ? (skip === "v2" ? 10 : 9) : 6;
   const sc = playlist.serverControl;
   const lines: string[] = ["#EXTM3U", `#EXT-X-VERSION:${version}`, `#EXT-X-TARGETDURATION:${playlist.targetDuration}`];
@@ -55,25 +55,32 @@ export const renderMediaPlaylist = (playlist: MediaPlaylist, skip?: SkipDirectiv
         : `#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`,
     );
   }
-  let currentMap: string | undefined;
-  for (const seg of playlist.segments.slice(skipped)) {
-    // Tags that apply to a parent segment go before its first EXT-X-PART (RFC §4.4.4.9).
-    if (seg.discontinuity) lines.push("#EXT-X-DISCONTINUITY");
-    if (seg.mapUri !== currentMap) {
-      lines.push(`#EXT-X-MAP:URI="${seg.mapUri}"`);
-      currentMap = seg.mapUri;
-    }
-    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${formatPdt(seg.programDateTimeMs)}`);
-    for (const part of seg.parts ?? []) {
-      lines.push(
-        `#EXT-X-PART:DURATION=${formatSeconds(part.duration)},URI="${part.uri}"${part.independent ? ",INDEPENDENT=YES" : ""}`,
-      );
-    }
-    if (seg.uri !== undefined && seg.duration !== undefined) {
-      if (seg.gap) lines.push("#EXT-X-GAP");
-      lines.push(`#EXTINF:${formatSeconds(seg.duration)},`, seg.uri);
-    }
+  return `${lines.join("\n")}\n`;
+};
+
+/**
+ * One segment's lines (ending in a newline); `previousMapUri` is the EXT-X-MAP in effect before it
+ * (undefined for the first segment listed, which always gets its EXT-X-MAP).
+ */
+export const renderSegment = (seg: Segment, previousMapUri: string | undefined): string => {
+  let out = "";
+  // Tags that apply to a parent segment go before its first EXT-X-PART (RFC §4.4.4.9).
+  if (seg.discontinuity) out += "#EXT-X-DISCONTINUITY\n";
+  if (seg.mapUri !== previousMapUri) out += `#EXT-X-MAP:URI="${seg.mapUri}"\n`;
+  out += `#EXT-X-PROGRAM-DATE-TIME:${formatPdt(seg.programDateTimeMs)}\n`;
+  for (const part of seg.parts ?? []) {
+    out += `#EXT-X-PART:DURATION=${formatSeconds(part.duration)},URI="${part.uri}"${part.independent ? ",INDEPENDENT=YES" : ""}\n`;
   }
+  if (seg.uri !== undefined && seg.duration !== undefined) {
+    if (seg.gap) out += "#EXT-X-GAP\n";
+    out += `#EXTINF:${formatSeconds(seg.duration)},\n${seg.uri}\n`;
+  }
+  return out;
+};
+
+/** ENDLIST or the PRELOAD-HINT, then the rendition reports (empty string when there is nothing). */
+export const renderMediaFooter = (playlist: MediaPlaylist): string => {
+  const lines: string[] = [];
   if (playlist.endList) {
     lines.push("#EXT-X-ENDLIST");
   } else if (playlist.preloadHint) {
@@ -84,5 +91,20 @@ export const renderMediaPlaylist = (playlist: MediaPlaylist, skip?: SkipDirectiv
     if (r.lastPart !== undefined) attrs.push(`LAST-PART=${r.lastPart}`);
     lines.push(`#EXT-X-RENDITION-REPORT:${attrs.join(",")}`);
   }
-  return `${lines.join("\n")}\n`;
+  return lines.length ? `${lines.join("\n")}\n` : "";
+};
+
+/**
+ * Renders a media playlist. With `skip`, renders a Playlist Delta Update (RFC 8216bis §6.2.5.1);
+ * callers pass `skip` only when the request asked for it and the playlist is live.
+ */
+export const renderMediaPlaylist = (playlist: MediaPlaylist, skip?: SkipDirective): string => {
+  const skipped = skip ? skippableSegments(playlist) : 0;
+  let out = renderMediaHeader(playlist, skipped, skip);
+  let currentMap: string | undefined;
+  for (const seg of playlist.segments.slice(skipped)) {
+    out += renderSegment(seg, currentMap);
+    currentMap = seg.mapUri;
+  }
+  return out + renderMediaFooter(playlist);
 };
