@@ -46,6 +46,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
+          exclude: ["test/faults/**"],
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -54,6 +55,20 @@ export default defineConfig({
           // measuring CPU starvation.
           fileParallelism: false,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // Fault injection end to end (kill -9, network drops, CPU starvation, cold edges): whole
+        // stacks of real processes, minutes each, so `npm run faults` runs them apart from `npm test`
+        // (.ci/run runs both). The workerd fault tests (Durable Object eviction) are in edge/faults/.
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 240_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

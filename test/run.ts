@@ -1,6 +1,7 @@
 /**
- * `npm test`: typecheck, lint, then every vitest project; ends with one plain line
- * `N passed, N failed, N skipped` (the typecheck and the lint count as one check each).
+ * `npm test`: typecheck, lint, then the vitest projects unit, edge and integration; ends with one
+ * plain line `N passed, N failed, N skipped` (the typecheck and the lint count as one check each).
+ * `npm run faults` (`--faults`): only the fault-injection project (test/faults/), same last line.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -19,7 +20,11 @@ const step = (label: string, cmd: string, args: string[]): boolean => {
   return r.status === 0;
 };
 
-for (const [label, cmd, args] of [
+const faults = process.argv.includes("--faults");
+const extra = process.argv.slice(2).filter((a) => a !== "--faults");
+const projects = faults ? ["faults"] : ["unit", "edge", "integration"];
+
+for (const [label, cmd, args] of faults ? [] : [
   ["typecheck", bin("tsc"), ["--noEmit"]],
   ["typecheck edge (workerd)", bin("tsc"), ["--noEmit", "-p", "edge"]],
   ["lint", bin("eslint"), ["."]],
@@ -29,7 +34,7 @@ for (const [label, cmd, args] of [
 }
 
 const report = path.join(mkdtempSync(path.join(tmpdir(), "cascade-vitest-")), "report.json");
-step("vitest", bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)]);
+step("vitest", bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...projects.flatMap((p) => ["--project", p]), ...extra]);
 try {
   const r = JSON.parse(readFileSync(report, "utf8")) as {
     numPassedTests: number;
