@@ -15,6 +15,7 @@ import type { PublishAuthorizer, PublishSession, RtmpServer } from "./ingest/typ
 import { createTranscoderMetrics } from "./metrics.ts";
 import { StreamPipeline } from "./pipeline/stream-pipeline.ts";
 import { PushClient } from "./push/push-client.ts";
+import { countStreamEvent, partDeliverySeconds, refreshStreamGauges } from "./stream-metrics.ts";
 
 export interface TranscoderNodeOptions extends TranscoderConfig {
   logger?: Logger;
@@ -37,6 +38,10 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
   const token = await signNodeToken(config.nodeSecret, config.nodeId);
   const authorizer = config.authorizer ?? chooseAuthorizer(config, token);
   const pipelines = new Map<string, StreamPipeline>();
+  /** Each pipeline's push client, for the queue gauges read at scrape time. */
+  const pushClients = new WeakMap<StreamPipeline, PushClient>();
+  metrics.slots.set(config.slots ?? 4);
+  metrics.encoderInfo.set({ encoder: caps.h264Encoder }, 1);
   const events: StreamEvent[] = [];
   // With a control plane: pipeline events go to it (the go-live saga acts on them).
   const reporter = config.controlPlaneUrl ? new StreamReporter({ baseUrl: config.controlPlaneUrl, nodeToken: token, logger: log }) : null;
@@ -51,6 +56,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
     events.push(e);
     if (events.length > 500) events.splice(0, events.length - 500);
     metrics.events.inc({ type: e.type });
+    countStreamEvent(metrics, e);
     log.info({ event: "stream_event", type: e.type, stream: e.streamId, severity: e.severity, data: e.data }, e.type);
   };
 
@@ -67,7 +73,12 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
         token,
         logger: log,
         onFailover: () => metrics.failovers.inc(),
-        onPushed: (item, ms) => metrics.pushLatency.observe({ kind: item.kind }, ms / 1000),
+        onPushed: (item, ms) => {
+          metrics.pushLatency.observe({ kind: item.kind }, ms / 1000);
+          const delivery = partDeliverySeconds(item, Date.now());
+          if (delivery !== null) metrics.partDelivery.observe(delivery);
+        },
+        onNextMsn: (msn) => created.continueAt(msn),
         onThumbnail: (outcome, ms) => {
           metrics.thumbnails.inc({ outcome });
           if (outcome === "ok") metrics.pushLatency.observe({ kind: "thumbnail" }, ms / 1000);
@@ -97,8 +108,11 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
       });
       pipeline = created;
       pipelines.set(session.streamId, pipeline);
+      pushClients.set(created, push);
     }
     pipeline.attach(session);
+    metrics.publishers.inc();
+    session.once("close", () => metrics.publishers.dec());
     updateGauges();
   };
 
@@ -114,12 +128,20 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
     },
     logger: log,
     onPublish,
+    ...(config.ingestTimeoutMs !== undefined ? { mediaTimeoutMs: config.ingestTimeoutMs } : {}),
   });
 
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ status: "ok", node: config.nodeId, encoder: caps.h264Encoder, streams: pipelines.size }));
   app.get("/metrics", async () => {
-    for (const [id, p] of pipelines) metrics.speed.set({ stream: id }, p.speed);
+    refreshStreamGauges(
+      metrics,
+      [...pipelines].map(([id, p]) => {
+        const push = pushClients.get(p);
+        return { id, state: p.state, speed: p.speed, renditions: p.activeRenditions.length, queueDepth: push?.pendingCount() ?? 0, oldestPendingAtMs: push?.oldestPendingPartAt() ?? null };
+      }),
+      Date.now(),
+    );
     return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
   });
   app.get("/streams", (c) =>

@@ -12,6 +12,7 @@ import {
   listFiles,
   MANIFEST,
   metricValue,
+  PDT0,
   partBytes,
   PT,
   Pusher,
@@ -374,7 +375,7 @@ describe("push API: manifest", () => {
     expect((await p.putManifest()).status).toBe(201);
     const again = await p.putManifest();
     expect(again.status).toBe(200);
-    expect(await readJson(again)).toEqual({ ok: true, created: false });
+    expect(await readJson(again)).toEqual({ ok: true, created: false, next_msn: 0 });
     expect(t.origin.registry.list()).toHaveLength(1);
   });
 
@@ -427,6 +428,42 @@ describe("push API: size limits (413)", () => {
     expect((await t.playlist("/live/demo/720p/index.m3u8")).segments).toHaveLength(0);
     await t.storage.idle();
     expect((await listFiles(t.storageDir)).filter((f) => !f.endsWith("init0.mp4"))).toEqual([]);
+  });
+});
+
+describe("push API: a new run of a stream the origin already holds (failover to another node)", () => {
+  beforeEach(async () => {
+    await p.announce();
+    await p.pushSegments(0, 2);
+    await p.pushPart(3, 0);
+  });
+
+  it("the manifest answer says where a new run continues", async () => {
+    const again = await p.putManifest();
+    expect(await readJson(again)).toEqual({ ok: true, created: false, next_msn: 4 });
+  });
+
+  it("part 0 of a held MSN with another PROGRAM-DATE-TIME is refused with next_msn; nothing changes", async () => {
+    const before = (await t.get("/live/demo/720p/index.m3u8")).text;
+    // The node that took over starts counting at 0, one minute later.
+    const res = await p.part("720p", 0, 0, { seq: 1, pdtMs: PDT0 + 60_000 });
+    expect(res.status).toBe(400);
+    const json = await readJson(res);
+    expect(json.next_msn).toBe(4);
+    expect(String(json.error)).toMatch(/earlier run; continue at msn 4/);
+    expect((await t.get("/live/demo/720p/index.m3u8")).text).toBe(before);
+    // A real retry (same date) is still a duplicate.
+    expect(await readJson(await p.part("720p", 0, 0, { seq: 1 }))).toEqual({ ok: true, duplicate: true });
+  });
+
+  it("the new run continues at next_msn as a discontinuity, the playlist only grows", async () => {
+    const res = await p.part("720p", 4, 0, { seq: 1, resync: true, discontinuity: true, pdtMs: PDT0 + 60_000 });
+    expect(res.status).toBe(200);
+    const pl = await t.playlist("/live/demo/720p/index.m3u8");
+    // seg3 (one part when the old node died) is closed as it was; segment 4 (open: parts only) starts the new run.
+    expect(pl.segments.map((x) => x.uri)).toEqual(["seg0.m4s", "seg1.m4s", "seg2.m4s", "seg3.m4s", undefined]);
+    expect(pl.segments.map((x) => x.discontinuity)).toEqual([false, false, false, false, true]);
+    expect(pl.segments[4]!.parts.map((x) => x.uri)).toEqual(["part4.0.m4s"]);
   });
 });
 

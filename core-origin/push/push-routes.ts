@@ -28,7 +28,9 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     return jsonError(status, error, extra);
   };
   const applied = (r: ApplyResult) =>
-    r.ok ? Response.json({ ok: true, duplicate: r.duplicate }) : reject(r.status, r.error, r.status === 409 ? { resync: true } : {});
+    r.ok
+      ? Response.json({ ok: true, duplicate: r.duplicate })
+      : reject(r.status, r.error, r.status === 409 ? { resync: true } : r.nextMsn !== undefined ? { next_msn: r.nextMsn } : {});
   /**
    * A recorded stream's init or segment is journaled for the archive before the push is
    * acknowledged (a retry of an applied push journals what is still missing); if that fails the
@@ -78,7 +80,8 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     if (!journaled.ok) return journaled;
     metrics.streams.set(registry.list().filter((s) => !s.ended).length);
     if (result.created) log.info({ event: "stream_announced", stream: id, node: c.get("nodeId") }, "stream announced");
-    return c.json({ ok: true, created: result.created }, result.created ? 201 : 200);
+    // next_msn: a node (re)starting this stream continues the playlists there, not at 0.
+    return c.json({ ok: true, created: result.created, next_msn: result.nextMsn }, result.created ? 201 : 200);
   });
 
   app.put(`${PUSH_PREFIX}/:id/renditions/:r/init/:version`, async (c) => {
@@ -129,6 +132,7 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     });
     if (result.ok && !result.duplicate) {
       metrics.partsPushed.inc({ rendition_type: state!.type });
+      metrics.pushBytes.inc({ rendition_type: state!.type }, body.bytes.byteLength);
       if (producedAt !== null) metrics.pushLatency.observe(Math.max(0, Date.now() - producedAt) / 1000);
     }
     return applied(result);

@@ -75,7 +75,7 @@ export interface SegmentPush {
 
 export type ApplyResult =
   | { ok: true; duplicate: boolean }
-  | { ok: false; status: 400 | 409; error: string };
+  | { ok: false; status: 400 | 409; error: string; nextMsn?: number };
 
 const DURATION_TOLERANCE = 0.0015;
 
@@ -93,6 +93,8 @@ export class RenditionState {
   /** Bumped on every visible change; keys the rendered-playlist cache. */
   version = 0;
   lastModifiedMs = Date.now();
+  /** When the newest part arrived (creation time before the first): the live-edge age metric. */
+  lastPartAtMs = Date.now();
   peakBitrate = 0;
   averageBitrate = 0;
   private readonly waiters = new Set<() => void>();
@@ -130,6 +132,12 @@ export class RenditionState {
   get lastComplete(): SegmentRecord | null {
     for (let i = this.segments.length - 1; i >= 0; i--) if (this.segments[i]!.complete) return this.segments[i]!;
     return null;
+  }
+
+  /** The first MSN a new run (another node, or a restarted pipeline) may start at. */
+  get nextRunMsn(): number {
+    const last = this.segments.at(-1);
+    return last ? last.msn + 1 : 0;
   }
 
   /** (msn, part index) of the newest part, or null before the first part. */
@@ -183,6 +191,17 @@ export class RenditionState {
   addPart(p: PartPush): ApplyResult {
     if (this.ended) return { ok: false, status: 409, error: "rendition has ended" };
     if (this.partExists(p.msn, p.part)) {
+      // A retry or a resync replay repeats part 0 with the same PROGRAM-DATE-TIME. Part 0 of an
+      // MSN we hold with another date (or already dropped from the window) comes from a run that
+      // started over at a low MSN, e.g. the node that took over after a failover: taking it as a
+      // duplicate would silently drop that node's media, so tell it where to continue instead.
+      if (p.part === 0 && p.programDateTimeMs !== null) {
+        const seg = this.findSegment(p.msn);
+        if (!seg || Math.abs(seg.programDateTimeMs - p.programDateTimeMs) > 1) {
+          const next = this.nextRunMsn;
+          return { ok: false, status: 400, error: `msn ${p.msn} belongs to an earlier run; continue at msn ${next}`, nextMsn: next };
+        }
+      }
       this.lastSeq = Math.max(this.lastSeq, p.seq);
       return { ok: true, duplicate: true };
     }
@@ -193,7 +212,7 @@ export class RenditionState {
     const last = this.lastComplete;
     if (p.resync || this.segments.length === 0) {
       if (p.part !== 0) return { ok: false, status: 400, error: "a new run must start at part 0 of a segment" };
-      if (last && p.msn <= last.msn) return { ok: false, status: 400, error: `msn ${p.msn} is not after the last segment ${last.msn}` };
+      if (last && p.msn <= last.msn) return { ok: false, status: 400, error: `msn ${p.msn} is not after the last segment ${last.msn}`, nextMsn: this.nextRunMsn };
       // A push that openNew would refuse must not change anything (the open segment included).
       const refused = this.startProblem(p);
       if (refused) return refused;
@@ -291,6 +310,7 @@ export class RenditionState {
     });
     seg.size += p.bytes.byteLength;
     this.lastSeq = p.seq;
+    this.lastPartAtMs = Date.now();
     this.changed();
   }
 

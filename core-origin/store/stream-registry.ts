@@ -44,7 +44,8 @@ export interface LiveStream {
   keepStorage?: boolean;
 }
 
-export type ManifestResult = { ok: true; created: boolean } | { ok: false; status: 400 | 409; error: string };
+/** `nextMsn`: where a new run of an existing stream continues (every rendition on the same MSN). */
+export type ManifestResult = { ok: true; created: boolean; nextMsn: number } | { ok: false; status: 400 | 409; error: string };
 
 /** All live streams on this origin, keyed by stream id. */
 export class StreamRegistry {
@@ -86,7 +87,8 @@ export class StreamRegistry {
         state.setRetention(dvrWindowOf(manifest, this.windows.dvrWindowS ?? 0), deletesExpiredSegments(manifest) && !existing.keepStorage);
       }
       if (changed) existing.manifestVersion++;
-      return { ok: true, created: false };
+      const nextMsn = Math.max(0, ...[...existing.renditions.values()].map((r) => r.nextRunMsn));
+      return { ok: true, created: false, nextMsn };
     }
     const startedAt = Date.now();
     const stream: LiveStream = {
@@ -100,7 +102,7 @@ export class StreamRegistry {
     };
     for (const r of manifest.renditions) stream.renditions.set(r.name, this.newRendition(stream, r.name, r.type));
     this.streams.set(id, stream);
-    return { ok: true, created: true };
+    return { ok: true, created: true, nextMsn: 0 };
   }
 
   private newRendition(stream: LiveStream, name: string, type: "video" | "audio"): RenditionState {

@@ -222,6 +222,27 @@ describe("go-live saga: after the pivot, forward recovery only", () => {
     void alternate;
   });
 
+  it("a publisher that reconnects through another node moves the stream there at once (RETRY_WITH_ALTERNATE), configured first", async () => {
+    const t = await goLive({ graceMs: 60_000 });
+    const other = await addNode(2);
+    const token = await signNodeToken(testEnv().NODE_SECRET!, t.nodeId);
+    // The old node saw the publisher go (when it is still alive to say so): reconnecting.
+    await api.call("POST", "/api/v1/nodes/events", { token, json: { stream_id: t.id, type: "connection_lost", severity: "warning", data: {} } });
+    expect((await streamRow(t.id))?.status).toBe("reconnecting");
+    const answer = await t.stub.begin(t.id, other);
+    expect(answer).toEqual({ accepted: true, phase: "live" });
+    const s = await waitForState(t.id, (st) => st.node?.id === other, "moved");
+    expect(s.history.filter((h) => h.strategy === "RETRY_WITH_ALTERNATE").map((h) => h.detail)).toEqual([`publisher reconnected through node ${other}; moved from ${t.nodeId}`]);
+    expect(t.ctl.calls).toContain(`configure:${other}`);
+    expect(await nodeSlots(t.nodeId)).toBe(0);
+    expect(await nodeSlots(other)).toBe(1);
+    expect(await streamRow(t.id)).toMatchObject({ status: "live", node_id: other });
+    expect(await reservationOf(t.id)).toMatchObject({ node_id: other });
+    // The same node again changes nothing.
+    expect(await t.stub.begin(t.id, other)).toEqual({ accepted: true, phase: "live" });
+    expect(await nodeSlots(other)).toBe(1);
+  });
+
   it("parts that stop arriving are MANUAL_INTERVENTION: the stream ends gracefully", async () => {
     const t = await goLive({ monitorMs: 20, stallChecks: 3 });
     t.ctl.stalled = true;

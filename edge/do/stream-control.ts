@@ -111,6 +111,17 @@ export class StreamControl extends DurableObject<EdgeEnv> {
   async begin(streamId: string, nodeId: string | null): Promise<BeginResult> {
     return this.serial(async () => {
       const s = await this.load();
+      if (s && (s.phase === "live" || s.phase === "reconnecting") && nodeId && s.node && nodeId !== s.node.id) {
+        // The publisher reconnected through another node (its node died, or the ingest address
+        // now routes elsewhere): the stream follows the media there at once rather than after the
+        // old node's heartbeat goes stale. Configured before this answer, so the node's pipeline
+        // starts with the stream's options (DVR window, recording).
+        const previous = s.node.id;
+        const moved = await this.moveToNode(s, this.deps(s.streamId), nodeId);
+        if (moved) await this.recover(s, "RETRY_WITH_ALTERNATE", "monitor_stream", `publisher reconnected through node ${nodeId}; moved from ${previous}`);
+        if (s.phase === "reconnecting") await this.restored(s, `publisher reconnected through node ${nodeId}`);
+        return { accepted: true, phase: s.phase };
+      }
       if (s && s.phase === "reconnecting") {
         await this.restored(s, "publisher reconnected");
         return { accepted: true, phase: s.phase };
@@ -542,22 +553,30 @@ export class StreamControl extends DurableObject<EdgeEnv> {
     const previous = s.node;
     const candidates = await candidateNodes(db, { exclude: previous ? [previous.id] : [] });
     for (const node of candidates) {
-      await releaseSlot(db, s.streamId);
-      const reservation = await reserveSlot(db, s.streamId, node.id);
-      if (!reservation) continue;
-      s.node = { id: reservation.nodeId, controlUrl: reservation.controlUrl };
-      await this.save(s);
-      try {
-        await deps.configureNode(s.node, s.streamId);
-        await markReservation(db, s.streamId, "configured");
-      } catch (err) {
-        await this.recover(s, "CONTINUE", "monitor_stream", `alternate node ${node.id} not configured: ${errorText(err)}`);
-      }
-      await db.prepare("UPDATE streams SET node_id = ?2 WHERE id = ?1").bind(s.streamId, node.id).run();
+      if (!(await this.moveToNode(s, deps, node.id))) continue;
       await this.recover(s, "RETRY_WITH_ALTERNATE", "monitor_stream", `node ${previous?.id ?? "?"} lost; moved to ${node.id} (the publisher reconnects to ${node.rtmp_url ?? "its ingest URL"})`);
       return true;
     }
     return false;
+  }
+
+  /** Moves the stream's reservation to `nodeId` (false: no free slot there) and configures the node. */
+  private async moveToNode(s: SagaState, deps: SagaDeps, nodeId: string): Promise<boolean> {
+    const db = requireDb(this.env);
+    await releaseSlot(db, s.streamId);
+    const reservation = await reserveSlot(db, s.streamId, nodeId);
+    if (!reservation) return false;
+    s.node = { id: reservation.nodeId, controlUrl: reservation.controlUrl };
+    await this.save(s);
+    try {
+      await deps.configureNode(s.node, s.streamId);
+      await markReservation(db, s.streamId, "configured");
+    } catch (err) {
+      await this.recover(s, "CONTINUE", "monitor_stream", `alternate node ${nodeId} not configured: ${errorText(err)}`);
+    }
+    await db.prepare("UPDATE streams SET node_id = ?2 WHERE id = ?1").bind(s.streamId, nodeId).run();
+    s.monitor.stalls = 0;
+    return true;
   }
 
   /** MANUAL_INTERVENTION: end gracefully (the node writes ENDLIST), with a critical event. */

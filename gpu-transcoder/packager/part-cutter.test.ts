@@ -95,3 +95,27 @@ describe("part cutting on real ffmpeg output", () => {
     expect(parts(cutter.push(chunk(0.5, false)))[0]).toMatchObject({ msn: 2, part: 1, discontinuity: false });
   });
 });
+
+describe("continuing the origin's playlists after another run (failover)", () => {
+  const chunk = (start: number, sync: boolean): Chunk => ({ startTicks: start * 1000, durationTicks: 500, timescale: 1000, startsWithSync: sync, bytes: new Uint8Array(10) });
+
+  it("the open segment keeps its number; the next one jumps to the origin's next MSN as a discontinuity", () => {
+    const cutter = new PartCutter({ type: "video", segmentDuration: 2 });
+    const out: CutterOutput[] = [];
+    out.push(...cutter.push(chunk(0, true)), ...cutter.push(chunk(0.5, false)));
+    cutter.continueAt(40);
+    for (const t of [1, 1.5, 2, 2.5, 3, 3.5, 4]) out.push(...cutter.push(chunk(t, t % 2 === 0)));
+    const parts = out.filter((o) => o.kind === "part");
+    expect(parts.map((p) => `${p.msn}.${p.part}`)).toEqual(["0.0", "0.1", "0.2", "0.3", "40.0", "40.1", "40.2", "40.3", "41.0"]);
+    expect(parts.filter((p) => p.discontinuity).map((p) => p.msn)).toEqual([40]);
+    expect(out.filter((o) => o.kind === "segment").map((o) => o.msn)).toEqual([0, 40]);
+  });
+
+  it("a jump to an MSN it already passed changes nothing", () => {
+    const cutter = new PartCutter({ type: "audio", segmentDuration: 2, startMsn: 10 });
+    cutter.continueAt(3);
+    const parts = [0, 0.5, 1, 1.5, 2].flatMap((t) => cutter.push(chunk(t, true))).filter((o) => o.kind === "part");
+    expect(parts.map((p) => p.msn)).toEqual([10, 10, 10, 10, 11]);
+    expect(parts.some((p) => p.discontinuity)).toBe(false);
+  });
+});

@@ -41,6 +41,8 @@ export class PartCutter {
   private open: { msn: number; parts: number; duration: number; bytes: number; startSeconds: number } | null = null;
   private boundaryIndex = 0;
   private newRun = false;
+  /** Set by continueAt: the next segment jumps to this MSN. */
+  private jumpTo = 0;
 
   constructor(private readonly options: CutterOptions) {
     this.nextMsn = options.startMsn ?? 0;
@@ -64,6 +66,15 @@ export class PartCutter {
     this.nextMsn = Math.max(this.nextMsn, msn);
   }
 
+  /**
+   * The origin already holds MSNs below `msn` from another run (the node this stream ran on before
+   * a failover, or this node before a restart): the next segment starts there, as a discontinuity,
+   * while the open one (which the origin refuses) finishes under its own number.
+   */
+  continueAt(msn: number): void {
+    this.jumpTo = Math.max(this.jumpTo, msn);
+  }
+
   push(chunk: Chunk): CutterOutput[] {
     const out: CutterOutput[] = [];
     const start = chunk.startTicks / chunk.timescale;
@@ -78,7 +89,9 @@ export class PartCutter {
       out.push(...this.flush());
       // Catch up the boundary index past this chunk so a late start does not cut every fragment.
       while (this.boundaryIndex * this.options.segmentDuration <= start + tolerance) this.boundaryIndex++;
-      this.open = { msn: this.nextMsn, parts: 0, duration: 0, bytes: 0, startSeconds: start };
+      const jump = this.jumpTo > this.nextMsn;
+      this.open = { msn: Math.max(this.nextMsn, this.jumpTo), parts: 0, duration: 0, bytes: 0, startSeconds: start };
+      if (jump) this.newRun = true;
     }
     const seg = this.open!;
     out.push({

@@ -75,12 +75,16 @@ export class StreamPipeline {
   private restarting = false;
   private restarts = 0;
   private manifestPushed = false;
+  /** The lowest MSN new segments may use (the origin's playlists of an earlier run end below it). */
+  private continueFrom = 0;
   private monitor: ProgressMonitor | null = null;
   /** Duration and PROGRAM-DATE-TIME of recent segments by MSN, to fill a lagging rendition with gaps. */
   private readonly recentSegments = new Map<number, { duration: number; pdtMs: number }>();
   private startDeadline: NodeJS.Timeout | null = null;
   readonly startedAt = Date.now();
   private streamOptions: NodeStreamOptions | null;
+  /** Frames dropped by earlier ffmpeg runs of this stream (each run counts from zero). */
+  private droppedBefore = 0;
 
   constructor(private readonly o: PipelineOptions) {
     this.streamOptions = o.streamOptions ?? null;
@@ -102,6 +106,11 @@ export class StreamPipeline {
 
   get speed(): number {
     return this.monitor?.speed ?? 0;
+  }
+
+  /** Frames ffmpeg dropped over the whole stream, every run included. */
+  get droppedFrames(): number {
+    return this.droppedBefore + (this.monitor?.droppedFrames ?? 0);
   }
 
   get activeRenditions(): string[] {
@@ -248,6 +257,7 @@ export class StreamPipeline {
       r.cutter.setNextMsn(next);
     }
     this.runInputStartTs = null;
+    this.droppedBefore += this.monitor?.droppedFrames ?? 0;
     this.monitor = new ProgressMonitor(this.o.realtime.minSpeed, this.o.realtime.slowPeriodMs, (speed, forMs) => void this.dropTopRung(speed, forMs));
     const run = new LadderRun(this.o.caps.path, job, {
       onInit: (name, bytes, info) => this.onInit(name, bytes, info),
@@ -276,7 +286,7 @@ export class StreamPipeline {
       r = {
         name,
         type,
-        cutter: new PartCutter({ type, segmentDuration: this.plan!.segmentDuration }),
+        cutter: new PartCutter({ type, segmentDuration: this.plan!.segmentDuration, startMsn: this.continueFrom }),
         initBytes: null,
         initVersion: -1,
         info: null,
@@ -392,6 +402,14 @@ export class StreamPipeline {
     this.waitingForKeyframe = true;
     this.pendingStart = [];
     this.startDeadline = null;
+  }
+
+  /** The origin holds this stream up to `msn` − 1 from an earlier run (PushClientOptions.onNextMsn). */
+  continueAt(msn: number): void {
+    if (msn <= this.continueFrom) return;
+    this.continueFrom = msn;
+    this.o.log.warn({ event: "msn_continued", stream: this.o.streamId, msn }, "origin holds an earlier run of this stream: continuing its playlists");
+    for (const r of this.renditions.values()) r.cutter.continueAt(msn);
   }
 
   /** Graceful degradation: the ladder runs slower than real time, so the top rung goes. */

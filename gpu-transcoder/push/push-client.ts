@@ -24,6 +24,11 @@ export interface PushClientOptions {
   requestTimeoutMs?: number;
   onFailover?: (from: string, to: string) => void;
   onPushed?: (item: PushItem, ms: number) => void;
+  /**
+   * The origin already holds this stream up to a later MSN (another node ran it before a
+   * failover, or this node's pipeline restarted): new segments must start at `msn` or later.
+   */
+  onNextMsn?: (msn: number) => void;
   /** A thumbnail reached the origin (`ok`), or was given up (`dropped`: the next one replaces it). */
   onThumbnail?: (outcome: "ok" | "dropped", ms: number) => void;
 }
@@ -34,10 +39,22 @@ class PushError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The origin's `next_msn`, when it refused a part from an earlier run. */
+    readonly nextMsn: number | null = null,
   ) {
     super(message);
   }
 }
+
+/** `next_msn` from an origin JSON answer, or null. */
+const nextMsnOf = (text: string): number | null => {
+  try {
+    const v = (JSON.parse(text) as { next_msn?: unknown }).next_msn;
+    return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : null;
+  } catch {
+    return null;
+  }
+};
 
 /** One rendition's ordered queue plus what a resync must replay (init + the current segment). */
 class RenditionQueue {
@@ -88,6 +105,16 @@ export class PushClient {
     return n;
   }
 
+  /** When the oldest part the origin has not acknowledged yet was cut (epoch ms), or null (metrics). */
+  oldestPendingPartAt(): number | null {
+    let oldest: number | null = null;
+    for (const q of this.queues.values()) {
+      const at = Number(q.pending.find((i) => i.kind === "part")?.headers["cascade-produced-at"]);
+      if (Number.isFinite(at) && (oldest === null || at < oldest)) oldest = at;
+    }
+    return oldest;
+  }
+
   private queue(rendition: string): RenditionQueue {
     let q = this.queues.get(rendition);
     if (!q) {
@@ -113,9 +140,11 @@ export class PushClient {
     if (this.manifestSent && this.manifestSent.epoch === this.epoch) return this.manifestSent.promise;
     const epoch = this.epoch;
     const body = new TextEncoder().encode(JSON.stringify(this.manifest));
-    const promise = this.withRetries("manifest", () =>
-      this.send("PUT", pushPaths.manifest(this.o.streamId), { "content-type": "application/json" }, body),
-    ).catch((err) => {
+    const promise = this.withRetries("manifest", async () => {
+      const answer = await this.send("PUT", pushPaths.manifest(this.o.streamId), { "content-type": "application/json" }, body);
+      const next = nextMsnOf(answer);
+      if (next !== null && next > 0) this.o.onNextMsn?.(next);
+    }).catch((err) => {
       if (this.manifestSent?.epoch === epoch) this.manifestSent = null;
       throw err;
     });
@@ -292,6 +321,7 @@ export class PushClient {
             q.pending.shift();
             q.currentSegment = q.currentSegment.filter((i) => i !== item);
             q.needsResync = "skip";
+            if (err.nextMsn !== null) this.o.onNextMsn?.(err.nextMsn);
             continue;
           }
           // withRetries exhausted this origin: fail over to the next one.
@@ -332,11 +362,12 @@ export class PushClient {
     this.o.onFailover?.(from, this.currentOrigin);
   }
 
-  private async withRetries(what: string, attempt: () => Promise<void>): Promise<void> {
+  private async withRetries(what: string, attempt: () => Promise<unknown>): Promise<void> {
     let delay = 100;
     for (let i = 1; ; i++) {
       try {
-        return await attempt();
+        await attempt();
+        return;
       } catch (err) {
         const status = err instanceof PushError ? err.status : 0;
         if ((status >= 400 && status < 500) || this.closed) throw err;
@@ -348,18 +379,16 @@ export class PushClient {
     }
   }
 
-  private async send(method: string, path: string, headers: Record<string, string>, body: Uint8Array | null): Promise<void> {
+  /** One request; resolves with the answer's text, throws PushError on a non-2xx answer. */
+  private async send(method: string, path: string, headers: Record<string, string>, body: Uint8Array | null): Promise<string> {
     const res = await fetch(`${this.currentOrigin}${path}`, {
       method,
       headers: { authorization: `Bearer ${this.o.token}`, ...(body ? { "content-type": "application/octet-stream" } : {}), ...headers },
       body: body as Uint8Array<ArrayBuffer> | null,
       signal: AbortSignal.timeout(this.timeoutMs),
     });
-    if (res.ok) {
-      await res.arrayBuffer();
-      return;
-    }
+    if (res.ok) return res.text();
     const text = await res.text().catch(() => "");
-    throw new PushError(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`);
+    throw new PushError(res.status, `${method} ${path} → ${res.status} ${text.slice(0, 200)}`, nextMsnOf(text));
   }
 }
