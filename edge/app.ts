@@ -14,6 +14,7 @@ import { prewarmRoutes } from "./routes/prewarm.ts";
 import { vodRoutes } from "./routes/vod.ts";
 import type { LifecycleFactory } from "./streams/lifecycle.ts";
 import { HeartbeatAggregator } from "./viewers/aggregator.ts";
+import { OriginFailover, originUrls } from "./hls/origin-failover.ts";
 
 export interface EdgeAppOptions {
   /** How the edge reaches the origin; `fetch` in production, a stand-in in tests. */
@@ -43,13 +44,15 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
   const stats: EdgeStats = { upstreamFetches: 0, upstreamByKey: new Map() };
   let targetDurations: TargetDurations | null = null;
   let cache: EdgeCache | null = null;
+  let failover: { value: string; pool: OriginFailover } | null = null;
 
   const deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }): DeliveryDeps => {
     targetDurations ??= new TargetDurations(Number(c.env.DEFAULT_TARGET_DURATION ?? 2) || 2);
     cache ??= new EdgeCache(options.cache ? options.cache() : Promise.resolve(caches.default));
+    if (failover?.value !== c.env.ORIGIN_URL) failover = { value: c.env.ORIGIN_URL, pool: new OriginFailover(originUrls(c.env.ORIGIN_URL)) };
     return {
-      originUrl: c.env.ORIGIN_URL,
-      upstream: options.upstream ?? ((req) => fetch(req)),
+      originUrl: failover.pool.primary,
+      upstream: failover.pool.wrap(options.upstream ?? ((req) => fetch(req))),
       cache,
       coalescer,
       targetDurations,
@@ -67,10 +70,10 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
   // Players on other origins (an embed, hls.js demo pages) read playlists and media.
   app.use("/hls/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["Age", "Content-Length", "X-Cascade-Cache"], maxAge: 86_400 }));
   app.get("/healthz", (c) => c.json({ status: "ok", component: "edge", edge: c.env.EDGE_ID ?? "edge", inflight: coalescer.size }));
-  app.route("/", hlsRoutes(deps));
+  app.route("/", hlsRoutes(deps, { forward: options.forward }));
   app.route("/", vodRoutes({ cache: options.cache }));
   app.route("/", prewarmRoutes(deps));
-  app.route("/", pageRoutes({ upstream: options.upstream }));
+  app.route("/", pageRoutes({ upstream: options.upstream, forward: options.forward }));
   app.route("/", controlPlaneRoutes({ deps, forward: options.forward, lifecycle: options.lifecycle, viewers }));
   app.notFound((c) => jsonError(404, "not found", { path: new URL(c.req.url).pathname }));
   app.onError((err) => jsonError(500, "internal error", { detail: err.message }));

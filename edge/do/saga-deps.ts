@@ -11,6 +11,7 @@ import { announceStream } from "../chat/room-client.ts";
 import { streamOptions } from "../recordings/stream-options.ts";
 import { archiveTimingOf, archiveVod } from "../recordings/archive-vod.ts";
 import { requireDb } from "../db/database.ts";
+import { primaryOrigin } from "../hls/origin-failover.ts";
 
 export const SAGA_STEPS = ["validate_event", "reserve_capacity", "configure_encoders", "warmup_cdn", "go_live"] as const;
 export type SagaStep = (typeof SAGA_STEPS)[number];
@@ -100,7 +101,7 @@ const expectOk = async (what: string, res: Response): Promise<void> => {
 
 /** Where playlists and parts of a stream are read from: the first edge, else the origin. */
 const streamBase = (env: EdgeEnv, edgeUrls: string[], streamId: string): string =>
-  edgeUrls[0] ? `${edgeUrls[0]}/hls/${streamId}/` : `${env.ORIGIN_URL.replace(/\/+$/, "")}/live/${streamId}/`;
+  edgeUrls[0] ? `${edgeUrls[0]}/hls/${streamId}/` : `${primaryOrigin(env.ORIGIN_URL)}/live/${streamId}/`;
 
 const getText = async (url: string, fetcher: typeof fetch): Promise<string | null> => {
   const res = await fetcher(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
@@ -187,7 +188,7 @@ export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, in
     },
     originHealthy: async () => {
       try {
-        const res = await fetcher(`${env.ORIGIN_URL.replace(/\/+$/, "")}/healthz`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+        const res = await fetcher(`${primaryOrigin(env.ORIGIN_URL)}/healthz`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
         await res.body?.cancel();
         return res.ok;
       } catch {

@@ -9,6 +9,7 @@ import type { EdgeEnv } from "../env.ts";
 import { finalizeRecording, type FinalizeDeps, type FinalizeResult } from "./finalize.ts";
 import { originArchive, type OriginArchive, type OriginFetch } from "./origin-archive.ts";
 import { closeOpenRecordings, finalizingRecordings, markFailed, type RecordingRow } from "./recording-store.ts";
+import { OriginFailover, originUrls, primaryOrigin } from "../hls/origin-failover.ts";
 
 export interface ArchiveTiming {
   /** After a row enters `finalizing`, how long the origin's pending archive uploads are waited for before the VOD is written with what R2 has. */
@@ -38,7 +39,9 @@ export const archiveTimingOf = (env: EdgeEnv): Partial<ArchiveTiming> => {
   return env.RECORDING_ARCHIVE_WAIT_S && Number.isFinite(s) && s >= 0 ? { waitMs: s * 1000 } : {};
 };
 
-export const originArchiveFor = (env: EdgeEnv, fetch: OriginFetch): OriginArchive => originArchive({ originUrl: env.ORIGIN_URL, nodeSecret: env.NODE_SECRET, fetch });
+// Through the standby when the primary is down: its archiver holds what the stream pushed there.
+export const originArchiveFor = (env: EdgeEnv, fetch: OriginFetch): OriginArchive =>
+  originArchive({ originUrl: primaryOrigin(env.ORIGIN_URL), nodeSecret: env.NODE_SECRET, fetch: new OriginFailover(originUrls(env.ORIGIN_URL)).wrap(fetch) });
 
 const finalizeDeps = (env: EdgeEnv, bucket: R2Bucket, origin: OriginArchive, now: () => number): FinalizeDeps => ({
   bucket,

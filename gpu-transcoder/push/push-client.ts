@@ -21,6 +21,12 @@ export interface PushClientOptions {
   highWaterMark?: number;
   /** Consecutive failed attempts on one origin before failing over. */
   failoverAfter?: number;
+  /**
+   * Complete segments kept for a resync besides the current one (default 2): an origin that died
+   * may have acknowledged them without archiving them yet, so the standby (or the restarted origin)
+   * gets them again; the archive's object keys make the second copy harmless.
+   */
+  replaySegments?: number;
   requestTimeoutMs?: number;
   onFailover?: (from: string, to: string) => void;
   onPushed?: (item: PushItem, ms: number) => void;
@@ -62,6 +68,8 @@ class RenditionQueue {
   seq = 0;
   init: PushItem | null = null;
   currentSegment: PushItem[] = [];
+  /** The last complete segments (parts + boundary), replayed with the current one after a failover. */
+  recentSegments: PushItem[][] = [];
   epochSeen = 0;
   /** replay: resend init and the current segment; skip: drop up to the next segment start. */
   needsResync: "replay" | "skip" | null = null;
@@ -179,7 +187,14 @@ export class PushClient {
       if (p.initVersion !== undefined) headers[H.initVersion] = String(p.initVersion);
     }
     const item: PushItem = { kind: "part", path: pushPaths.part(this.o.streamId, rendition, p.msn, p.part), headers, body: p.bytes, seq: ++q.seq, partIndex: p.part };
-    if (p.part === 0) q.currentSegment = [];
+    if (p.part === 0) {
+      if (q.currentSegment.at(-1)?.kind === "segment") {
+        q.recentSegments.push(q.currentSegment);
+        // Some of these may still be queued; a resync replays the newest ones the origin had acknowledged.
+        q.recentSegments.splice(0, Math.max(0, q.recentSegments.length - (this.o.replaySegments ?? 2) - 4));
+      }
+      q.currentSegment = [];
+    }
     q.currentSegment.push(item);
     return this.enqueue(q, item);
   }
@@ -340,8 +355,11 @@ export class PushClient {
     q.epochSeen = this.epoch;
     q.needsResync = null;
     const firstPending = q.pending[0];
-    // Replay the current segment from part 0 (the new origin has never seen it), then whatever was queued after it.
-    const replay = mode === "replay" ? q.currentSegment.filter((i) => !q.pending.includes(i)) : [];
+    // Replay the recent and current segments from part 0 (the new origin has never seen them), then whatever was queued after.
+    // From the oldest of the last `replaySegments` segments the origin acknowledged, in order.
+    const acknowledged = q.recentSegments.filter((seg) => seg.every((i) => !q.pending.includes(i))).slice(-(this.o.replaySegments ?? 2));
+    const from = acknowledged.length > 0 ? q.recentSegments.indexOf(acknowledged[0]!) : q.recentSegments.length;
+    const replay = mode === "replay" ? [...q.recentSegments.slice(from).flat(), ...q.currentSegment].filter((i) => !q.pending.includes(i)) : [];
     let items = [...replay, ...q.pending.filter((i) => i.kind !== "init")];
     const start = items.findIndex((i) => i.kind === "part" && i.partIndex === 0);
     items = start >= 0 ? items.slice(start) : [];
