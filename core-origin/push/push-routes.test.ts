@@ -375,7 +375,7 @@ describe("push API: manifest", () => {
     expect((await p.putManifest()).status).toBe(201);
     const again = await p.putManifest();
     expect(again.status).toBe(200);
-    expect(await readJson(again)).toEqual({ ok: true, created: false, next_msn: 0 });
+    expect(await readJson(again)).toEqual({ ok: true, created: false, next_msn: 0, next_init_version: 0 });
     expect(t.origin.registry.list()).toHaveLength(1);
   });
 
@@ -440,7 +440,7 @@ describe("push API: a new run of a stream the origin already holds (failover to 
 
   it("the manifest answer says where a new run continues", async () => {
     const again = await p.putManifest();
-    expect(await readJson(again)).toEqual({ ok: true, created: false, next_msn: 4 });
+    expect(await readJson(again)).toEqual({ ok: true, created: false, next_msn: 4, next_init_version: 1 });
   });
 
   it("part 0 of a held MSN with another PROGRAM-DATE-TIME is refused with next_msn; nothing changes", async () => {

@@ -80,8 +80,9 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     if (!journaled.ok) return journaled;
     metrics.streams.set(registry.list().filter((s) => !s.ended).length);
     if (result.created) log.info({ event: "stream_announced", stream: id, node: c.get("nodeId") }, "stream announced");
-    // next_msn: a node (re)starting this stream continues the playlists there, not at 0.
-    return c.json({ ok: true, created: result.created, next_msn: result.nextMsn }, result.created ? 201 : 200);
+    // next_msn / next_init_version: a node (re)starting this stream continues the playlists and
+    // numbers its init segments from there, so nothing it sends collides with an earlier run's.
+    return c.json({ ok: true, created: result.created, next_msn: result.nextMsn, next_init_version: result.nextInitVersion }, result.created ? 201 : 200);
   });
 
   app.put(`${PUSH_PREFIX}/:id/renditions/:r/init/:version`, async (c) => {

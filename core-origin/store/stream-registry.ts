@@ -45,7 +45,7 @@ export interface LiveStream {
 }
 
 /** `nextMsn`: where a new run of an existing stream continues (every rendition on the same MSN). */
-export type ManifestResult = { ok: true; created: boolean; nextMsn: number } | { ok: false; status: 400 | 409; error: string };
+export type ManifestResult = { ok: true; created: boolean; nextMsn: number; nextInitVersion: number } | { ok: false; status: 400 | 409; error: string };
 
 /** All live streams on this origin, keyed by stream id. */
 export class StreamRegistry {
@@ -88,7 +88,8 @@ export class StreamRegistry {
       }
       if (changed) existing.manifestVersion++;
       const nextMsn = Math.max(0, ...[...existing.renditions.values()].map((r) => r.nextRunMsn));
-      return { ok: true, created: false, nextMsn };
+      const nextInitVersion = Math.max(0, ...[...existing.renditions.values()].flatMap((r) => [...r.inits.keys()].map((v) => v + 1)));
+      return { ok: true, created: false, nextMsn, nextInitVersion };
     }
     const startedAt = Date.now();
     const stream: LiveStream = {
@@ -102,7 +103,7 @@ export class StreamRegistry {
     };
     for (const r of manifest.renditions) stream.renditions.set(r.name, this.newRendition(stream, r.name, r.type));
     this.streams.set(id, stream);
-    return { ok: true, created: true, nextMsn: 0 };
+    return { ok: true, created: true, nextMsn: 0, nextInitVersion: 0 };
   }
 
   private newRendition(stream: LiveStream, name: string, type: "video" | "audio"): RenditionState {

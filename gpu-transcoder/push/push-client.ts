@@ -9,6 +9,8 @@ export interface PushItem {
   seq: number;
   /** For parts: index within the segment (0 starts a segment, where a resync may begin). */
   partIndex?: number;
+  /** For inits, and part 0 of a segment: the pipeline's init version (the path/header add initBase). */
+  initVersion?: number;
 }
 
 export interface PushClientOptions {
@@ -52,15 +54,16 @@ class PushError extends Error {
   }
 }
 
-/** `next_msn` from an origin JSON answer, or null. */
-const nextMsnOf = (text: string): number | null => {
+/** A non-negative integer field of an origin JSON answer (`next_msn`, `next_init_version`), or null. */
+const numberField = (text: string, field: "next_msn" | "next_init_version"): number | null => {
   try {
-    const v = (JSON.parse(text) as { next_msn?: unknown }).next_msn;
+    const v = (JSON.parse(text) as Record<string, unknown>)[field];
     return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : null;
   } catch {
     return null;
   }
 };
+const nextMsnOf = (text: string): number | null => numberField(text, "next_msn");
 
 /** One rendition's ordered queue plus what a resync must replay (init + the current segment). */
 class RenditionQueue {
@@ -90,6 +93,9 @@ export class PushClient {
   private manifestSent: { epoch: number; promise: Promise<void> } | null = null;
   private readonly queues = new Map<string, RenditionQueue>();
   private closed = false;
+  /** Added to every init version this client sends (see ensureManifest); fixed once an init was sent. */
+  private initBase = 0;
+  private initSent = false;
   private readonly highWaterMark: number;
   private readonly failoverAfter: number;
   private readonly timeoutMs: number;
@@ -150,6 +156,10 @@ export class PushClient {
     const body = new TextEncoder().encode(JSON.stringify(this.manifest));
     const promise = this.withRetries("manifest", async () => {
       const answer = await this.send("PUT", pushPaths.manifest(this.o.streamId), { "content-type": "application/json" }, body);
+      // Before this client's first init went out: number inits after the earlier run's, which
+      // another node may have pushed with different bytes under the same numbers.
+      const initBase = numberField(answer, "next_init_version");
+      if (initBase !== null && !this.initSent) this.initBase = initBase;
       const next = nextMsnOf(answer);
       if (next !== null && next > 0) this.o.onNextMsn?.(next);
     }).catch((err) => {
@@ -162,7 +172,7 @@ export class PushClient {
 
   pushInit(rendition: string, version: number, bytes: Uint8Array): boolean {
     const q = this.queue(rendition);
-    const item: PushItem = { kind: "init", path: pushPaths.init(this.o.streamId, rendition, version), headers: {}, body: bytes, seq: 0 };
+    const item: PushItem = { kind: "init", path: "", headers: {}, body: bytes, seq: 0, initVersion: version };
     q.init = item;
     return this.enqueue(q, item);
   }
@@ -184,9 +194,16 @@ export class PushClient {
         // A new run may follow an origin restart or a gap: let it start a fresh run there.
         headers[H.resync] = "1";
       }
-      if (p.initVersion !== undefined) headers[H.initVersion] = String(p.initVersion);
     }
-    const item: PushItem = { kind: "part", path: pushPaths.part(this.o.streamId, rendition, p.msn, p.part), headers, body: p.bytes, seq: ++q.seq, partIndex: p.part };
+    const item: PushItem = {
+      kind: "part",
+      path: pushPaths.part(this.o.streamId, rendition, p.msn, p.part),
+      headers,
+      body: p.bytes,
+      seq: ++q.seq,
+      partIndex: p.part,
+      ...(p.part === 0 && p.initVersion !== undefined ? { initVersion: p.initVersion } : {}),
+    };
     if (p.part === 0) {
       if (q.currentSegment.at(-1)?.kind === "segment") {
         q.recentSegments.push(q.currentSegment);
@@ -319,7 +336,10 @@ export class PushClient {
           await this.ensureManifest();
           const started = performance.now();
           const headers = item.kind === "init" ? item.headers : { ...item.headers, [H.seq]: String(item.seq) };
-          await this.withRetries(`${q.name} ${item.kind}`, () => this.send(item.kind === "segment" ? "POST" : "PUT", item.path, headers, item.body));
+          if (item.kind === "part" && item.initVersion !== undefined) headers[H.initVersion] = String(item.initVersion + this.initBase);
+          const path = item.kind === "init" ? pushPaths.init(this.o.streamId, q.name, item.initVersion! + this.initBase) : item.path;
+          if (item.kind === "init") this.initSent = true;
+          await this.withRetries(`${q.name} ${item.kind}`, () => this.send(item.kind === "segment" ? "POST" : "PUT", path, headers, item.body));
           this.o.onPushed?.(item, performance.now() - started);
           q.pending.shift();
         } catch (err) {

@@ -88,7 +88,8 @@ describe("push client: origin failover and takeover", () => {
     clients.push(second);
     await second.setManifest(SINGLE);
     expect(told).toEqual([3]);
-    second.pushInit(R, 0, initSegment(R));
+    // Its encoder's init differs from the first node's; it goes up as version 1, not over version 0.
+    second.pushInit(R, 0, initSegment("another encoder"));
     // What a pipeline does with the answer (PartCutter.continueAt): the next segment is 3, discontinuous.
     for (let p = 0; p < PARTS; p++) {
       second.pushPart(R, { msn: 3, part: p, duration: PT, independent: p === 0, bytes: partBytes("demo", R, 3, p), ...(p === 0 ? { programDateTimeMs: PDT0 + 60_000, initVersion: 0, discontinuity: true } : {}) });
@@ -97,6 +98,9 @@ describe("push client: origin failover and takeover", () => {
     await waitFor("segment 3", async () => (await segmentsOn(origin.t)).includes(3));
     const pl = await origin.t.playlist(`/live/demo/${R}/index.m3u8`);
     expect(pl.segments.map((s) => s.discontinuity)).toEqual([false, false, false, true]);
+    expect(pl.segments.map((s) => s.map)).toEqual(["init0.mp4", "init0.mp4", "init0.mp4", "init1.mp4"]);
+    expect(new Uint8Array(await (await origin.t.request(`/live/demo/${R}/init1.mp4`)).arrayBuffer())).toEqual(initSegment("another encoder"));
+    expect(new Uint8Array(await (await origin.t.request(`/live/demo/${R}/init0.mp4`)).arrayBuffer())).toEqual(initSegment(R));
   });
 
   it("a node that starts over at MSN 0 is told where to continue by the refusal", async () => {
