@@ -9,7 +9,7 @@
  * (`CHAT_COALESCE_MS`) so the default can be chosen from figures.
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, createWriteStream, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { closeSync, createWriteStream, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../scripts/edge-process.ts";
 import type { ChatConnect, ChatConnected, ChatProgress, ChatRun, ChatRunResult, FromChatClient, ToChatClient } from "./lib/chat-client-child.ts";
@@ -20,6 +20,7 @@ import { NODE_SECRET } from "./lib/origin-process.ts";
 import { OUT_DIR, ROOT, TSX_EXEC_ARGV, forkTs, freePort, groupCpuSeconds, readCpuSeconds, spawnTracked, stopChild, trackGroup, waitForHttp } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envIntList, envNumber, envWords } from "./lib/settings.ts";
+import { findWorker } from "./lib/workerd.ts";
 import { fmt, ratio } from "./lib/stats.ts";
 
 const LABEL = "chat-delivery";
@@ -367,62 +368,6 @@ const startBaseline = async (): Promise<ChatServer> => {
     },
     stop: () => stopChild(child),
   };
-};
-
-/** TCP ports process `pid` listens on (Linux /proc). */
-const listeningPorts = (pid: number): number[] => {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]!);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const ports: number[] = [];
-  for (const line of readFileSync(`/proc/${pid}/net/tcp`, "utf8").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[3] === "0A" && inodes.has(f[9] ?? "")) ports.push(parseInt(f[1]!.split(":")[1]!, 16));
-  }
-  return ports;
-};
-
-/** Processes of process group `pgid` whose command is workerd. */
-const workerdPids = (pgid: number): number[] => {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid && readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0]!.endsWith("/workerd")) out.push(Number(entry));
-    } catch {
-      // exited
-    }
-  }
-  return out;
-};
-
-/**
- * The Worker's own workerd behind wrangler's dev proxy: `wrangler dev` runs the proxy (a workerd of
- * its own, on the public port) and the Worker (another workerd, on a random port). The one whose
- * /healthz answers as the edge on a port other than the public one.
- */
-const findWorker = async (pgid: number, publicPort: number): Promise<{ pid: number; port: number }> => {
-  for (const pid of workerdPids(pgid)) {
-    for (const port of listeningPorts(pid)) {
-      if (port === publicPort) continue;
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) });
-        const body = (await res.json()) as { component?: string };
-        if (res.ok && body.component === "edge") return { pid, port };
-      } catch {
-        // not the Worker's socket
-      }
-    }
-  }
-  throw new Error("could not find the Worker's own workerd behind wrangler dev's proxy");
 };
 
 /**

@@ -116,7 +116,10 @@ const main = async () => {
   console.log(`\n${renderTextTable(figuresTable(`Figures (${ctx.publishable ? "full run" : "development run: not for comparison"})`, rows))}`);
   for (const f of failures) console.log(`${f.name}: FAILED (see above)`);
 
-  writeFileSync(resultsFile, renderResultsFile(BENCHMARKS.map((b) => b.name), readSections(resultsFile), fresh));
+  // Sections written by other commands (`npm run soak`) are kept, after the benchmarks'.
+  const existing = readSections(resultsFile);
+  const registry = BENCHMARKS.map((b) => b.name);
+  writeFileSync(resultsFile, renderResultsFile([...registry, ...[...existing.keys()].filter((n) => !registry.includes(n))], existing, fresh));
   console.log(`\nwrote ${path.relative(ROOT, resultsFile)} (${((Date.now() - t0) / 60000).toFixed(1)} min)`);
   process.exit(failures.length > 0 ? 1 : 0);
 };

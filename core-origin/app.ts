@@ -7,8 +7,10 @@ import { archiveRoutes } from "./archive/archive-routes.ts";
 import { DEFAULT_DVR_WINDOW_S, type OriginConfig } from "./config.ts";
 import { viewerRoutes } from "./http/viewer-routes.ts";
 import { jsonError } from "./http/responses.ts";
+import { routeClass } from "./http/route-class.ts";
 import { createOriginMetrics } from "./metrics.ts";
 import { pushRoutes } from "./push/push-routes.ts";
+import { MeteredStorage } from "./store/metered-storage.ts";
 import { LocalDirStorage, type StorageDriver } from "./store/storage-driver.ts";
 import { StreamRegistry } from "./store/stream-registry.ts";
 import { ThumbnailStore } from "./store/thumbnail-store.ts";
@@ -24,12 +26,13 @@ export interface OriginOptions extends OriginConfig {
 export const createOrigin = (config: OriginOptions) => {
   const log = config.logger ?? pino({ name: "core-origin" });
   const metrics = createOriginMetrics();
-  const storage = config.storage ?? new LocalDirStorage(config.storageDir);
+  const storage = new MeteredStorage(config.storage ?? new LocalDirStorage(config.storageDir), metrics);
   const registry = new StreamRegistry(
     storage,
     { memorySegments: config.memorySegments, playlistSegments: config.playlistSegments, dvrWindowS: config.dvrWindowS ?? DEFAULT_DVR_WINDOW_S },
     (err) => log.error({ event: "storage_error", err }, "storage write failed"),
   );
+  metrics.watchStreams(() => registry.list());
   const thumbnails = new ThumbnailStore(storage, (err) => log.error({ event: "storage_error", err }, "thumbnail write failed"));
   // Recordings go to R2 through the edge (CASCADE_ARCHIVE_URL); the journal lives beside the segments.
   const archiver = new Archiver({
@@ -45,6 +48,13 @@ export const createOrigin = (config: OriginOptions) => {
   });
   void archiver.start().catch((err) => log.error({ event: "archive_journal_failed", err }, "could not open the archive journal"));
   const app = new Hono();
+  app.use("*", async (c, next) => {
+    await next();
+    // A blocking request whose viewer hung up still gets its 503 internally; counting it as 499
+    // keeps players that abandon requests (a level switch) out of the server-error ratio.
+    const status = c.req.raw.signal.aborted ? "499" : String(c.res.status);
+    metrics.httpRequests.inc({ route: routeClass(c.req.path), status });
+  });
   app.get("/healthz", (c) =>
     c.json({ status: "ok", streams: registry.list().filter((s) => !s.ended).length, uptimeSeconds: Math.round(process.uptime()) }),
   );

@@ -12,6 +12,12 @@ export interface EdgeEnv {
   DB?: D1Database;
   /** HS256 secret for user tokens (secret). Unset: the accounts and streams API answers 503. */
   JWT_SECRET?: string;
+  /**
+   * HMAC key for signed playback URLs of private streams (secret, at least 32 characters). Unset: a
+   * key derived from JWT_SECRET under its own label (edge/streams/playback-keys.ts), so every edge
+   * sharing JWT_SECRET verifies the same URLs with no extra configuration.
+   */
+  PLAYBACK_SECRET?: string;
   /** The node secret shared with transcoders and the origin (secret): verifies node tokens. */
   NODE_SECRET?: string;
   /** RTMP ingest base URL handed to streamers (`rtmp://127.0.0.1:1935/live` by default). */

@@ -1,4 +1,5 @@
 /** The edge Worker entry: LL-HLS delivery with cache and coalescing, prewarm, player and directory pages. */
+import { withAnalyticsRetention } from "./analytics/retention.ts";
 import { createEdgeApp } from "./app.ts";
 import type { EdgeEnv } from "./env.ts";
 import { createQueueHandler } from "./notifications/queue-handler.ts";
@@ -9,8 +10,8 @@ const { app } = createEdgeApp();
 /** Go-live fan-out and webhook deliveries (wrangler.toml `[[queues.consumers]]`). */
 const queue = createQueueHandler();
 
-/** The recordings job (wrangler.toml `[triggers] crons`): retention, unfinished conversions. */
-const scheduled = recordingsScheduled();
+/** The cron job (wrangler.toml `[triggers] crons`): recordings retention and unfinished conversions; analytics retention. */
+const scheduled = withAnalyticsRetention(recordingsScheduled());
 
 export default { fetch: app.fetch, queue, scheduled } satisfies ExportedHandler<EdgeEnv>;
 

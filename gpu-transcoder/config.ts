@@ -17,6 +17,13 @@ export interface TranscoderConfig {
   partTarget: number;
   segmentDuration: number;
   graceMs: number;
+  /**
+   * A publishing connection that sends nothing for this long (a network drop that never closes the
+   * socket, a frozen encoder) is dropped, which starts the reconnect grace period. Default 10 s:
+   * shorter than the control plane's stall detection (3 monitor checks), so a silent publisher gets
+   * the grace period rather than being ended as a stalled stream.
+   */
+  ingestTimeoutMs?: number;
   minSpeed: number;
   slowPeriodMs: number;
   /**
@@ -61,6 +68,7 @@ export const transcoderConfigFromEnv = (env: Record<string, string | undefined> 
     partTarget: num(env, "CASCADE_PART_TARGET", 0.5, 0.2, 1),
     segmentDuration: num(env, "CASCADE_SEGMENT_DURATION", 2, 1, 10),
     graceMs: num(env, "CASCADE_RECONNECT_GRACE", 30, 0, 600) * 1000,
+    ingestTimeoutMs: num(env, "CASCADE_INGEST_TIMEOUT", 10, 1, 600) * 1000,
     minSpeed: num(env, "CASCADE_MIN_SPEED", 0.95, 0, 100),
     slowPeriodMs: num(env, "CASCADE_SLOW_PERIOD", 10, 1, 600) * 1000,
     controlPlaneUrl,

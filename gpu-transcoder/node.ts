@@ -5,9 +5,11 @@ import type { StreamEvent } from "../shared/events.ts";
 import { signNodeToken, verifyNodeToken } from "../shared/tokens.ts";
 import { cpus, loadavg } from "node:os";
 import { chooseAuthorizer } from "./auth/choose-authorizer.ts";
+import { readControlBody } from "./control-body.ts";
 import type { TranscoderConfig } from "./config.ts";
 import { NodeHeartbeat } from "./control-plane/heartbeat.ts";
 import { parseStreamOptions, type NodeStreamOptions } from "./control-plane/stream-options.ts";
+import { NodeStats, StreamStatsTracker } from "./control-plane/node-stats.ts";
 import { StreamReporter } from "./control-plane/stream-reports.ts";
 import { probeFfmpeg, type FfmpegCapabilities } from "./ffmpeg/probe.ts";
 import { createRtmpServer } from "./ingest/index.ts";
@@ -15,7 +17,7 @@ import type { PublishAuthorizer, PublishSession, RtmpServer } from "./ingest/typ
 import { createTranscoderMetrics } from "./metrics.ts";
 import { StreamPipeline } from "./pipeline/stream-pipeline.ts";
 import { PushClient } from "./push/push-client.ts";
-import { countStreamEvent, partDeliverySeconds, refreshStreamGauges } from "./stream-metrics.ts";
+import { countStreamEvent, EncodedSecondsCounter, partDeliverySeconds, refreshStreamGauges } from "./stream-metrics.ts";
 
 export interface TranscoderNodeOptions extends TranscoderConfig {
   logger?: Logger;
@@ -40,6 +42,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
   const pipelines = new Map<string, StreamPipeline>();
   /** Each pipeline's push client, for the queue gauges read at scrape time. */
   const pushClients = new WeakMap<StreamPipeline, PushClient>();
+  const encodedSeconds = new EncodedSecondsCounter();
   metrics.slots.set(config.slots ?? 4);
   metrics.encoderInfo.set({ encoder: caps.h264Encoder }, 1);
   const events: StreamEvent[] = [];
@@ -51,8 +54,20 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
    */
   const expected = new Map<string, { at: number; options: NodeStreamOptions }>();
 
+  // Per-stream ingest bitrate, dropped frames, speed and errors: the /metrics gauges and the control plane's analytics.
+  const statsTracker = new StreamStatsTracker();
+  const stats = new NodeStats({
+    tracker: statsTracker,
+    pipelines: () => pipelines,
+    reportable: (id) => expected.has(id),
+    metrics,
+    logger: log,
+    controlPlane: config.controlPlaneUrl ? { baseUrl: config.controlPlaneUrl, nodeToken: token } : null,
+  });
+
   const onEvent = (e: StreamEvent) => {
     reporter?.report(e);
+    statsTracker.event(e);
     events.push(e);
     if (events.length > 500) events.splice(0, events.length - 500);
     metrics.events.inc({ type: e.type });
@@ -110,6 +125,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
       pipelines.set(session.streamId, pipeline);
       pushClients.set(created, push);
     }
+    statsTracker.attach(session);
     pipeline.attach(session);
     metrics.publishers.inc();
     session.once("close", () => metrics.publishers.dec());
@@ -138,9 +154,19 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
       metrics,
       [...pipelines].map(([id, p]) => {
         const push = pushClients.get(p);
-        return { id, state: p.state, speed: p.speed, renditions: p.activeRenditions.length, queueDepth: push?.pendingCount() ?? 0, oldestPendingAtMs: push?.oldestPendingPartAt() ?? null };
+        return {
+          key: p,
+          id,
+          state: p.state,
+          speed: p.speed,
+          encodedSeconds: p.encodedSeconds,
+          renditions: p.activeRenditions.length,
+          queueDepth: push?.pendingCount() ?? 0,
+          oldestPendingAtMs: push?.oldestPendingPartAt() ?? null,
+        };
       }),
       Date.now(),
+      encodedSeconds,
     );
     return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
   });
@@ -172,15 +198,11 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
     const id = c.req.param("id");
     if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id)) return jsonError(400, "invalid stream id");
     const pipeline = pipelines.get(id);
+    // Bounded before anything changes: an oversize or malformed body is refused with no state touched.
+    const read = await readControlBody(c.req.raw);
+    if (!read.ok) return jsonError(read.status, read.error);
     if (c.req.param("action") === "expect") {
-      const text = await c.req.text();
-      let body: unknown = null;
-      try {
-        body = text.trim() === "" ? null : JSON.parse(text);
-      } catch {
-        return jsonError(400, "body is not valid JSON");
-      }
-      const parsed = parseStreamOptions(body);
+      const parsed = parseStreamOptions(read.value);
       if (!parsed.ok) return new Response(JSON.stringify({ error: "invalid stream options", problems: parsed.problems }), { status: 400, headers: { "content-type": "application/json" } });
       expected.delete(id);
       expected.set(id, { at: Date.now(), options: parsed.options });
@@ -191,7 +213,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
       return c.json({ stream: id, expected: true, running });
     }
     expected.delete(id);
-    const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown };
+    const body = (read.value ?? {}) as { reason?: unknown };
     const reason = typeof body.reason === "string" ? body.reason.slice(0, 200) : "stopped by the control plane";
     const running = !!pipeline && pipeline.state !== "ended";
     if (pipeline) await pipeline.end(reason);
@@ -235,10 +257,12 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
         });
         heartbeat.start();
       }
+      stats.start();
       return { rtmpPort, controlPort };
     },
     async close(): Promise<void> {
       heartbeat?.stop();
+      stats.stop();
       await Promise.all([...pipelines.values()].map((p) => p.end("node shutting down")));
       await reporter?.flush();
       await rtmp.close();

@@ -4,6 +4,7 @@
  * free loopback ports, pushing to one origin. It runs ffmpeg as its child, so the whole group is
  * tracked and killed if the benchmark dies.
  */
+import type { ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import path from "node:path";
 import { NODE_SECRET } from "./origin-process.ts";
@@ -35,6 +36,8 @@ export interface RunningTranscoder {
   controlUrl: string;
   logFile: string;
   pgid: number;
+  /** The node's process (leader of its group). */
+  child: ChildProcess;
   /** The control API's /streams (speed is ffmpeg's instantaneous encoding speed, 1 = real time). */
   streams(): Promise<StreamStatus[]>;
   /** `cascade_transcoder_events_total` by event type, from /metrics. */
@@ -78,6 +81,7 @@ export const startTranscoder = async (o: TranscoderOptions): Promise<RunningTran
     controlUrl,
     logFile,
     pgid: child.pid!,
+    child,
     async streams() {
       return (await (await fetch(`${controlUrl}/streams`)).json()) as StreamStatus[];
     },

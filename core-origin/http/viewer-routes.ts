@@ -83,12 +83,17 @@ export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics, t
     return res;
   };
 
-  const blocked = async <T>(wait: Promise<T>): Promise<T> => {
+  const blocked = async (kind: "playlist" | "part", wait: Promise<boolean>, signal: AbortSignal): Promise<boolean> => {
     metrics.blockedRequests.inc();
+    const started = performance.now();
+    let ok = false;
     try {
-      return await wait;
+      ok = await wait;
+      return ok;
     } finally {
       metrics.blockedRequests.dec();
+      const outcome = ok ? "ready" : signal.aborted ? "aborted" : "timeout";
+      metrics.blockingWait.observe({ kind, outcome }, (performance.now() - started) / 1000);
     }
   };
 
@@ -161,7 +166,7 @@ export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics, t
             const lp = rendition.lastPart();
             return lp !== null && (lp.msn > msn || (lp.msn === msn && lp.part >= q.part));
           };
-          const ok = await blocked(rendition.waitFor(ready, blockingTimeoutMs(timing), c.req.raw.signal));
+          const ok = await blocked("playlist", rendition.waitFor(ready, blockingTimeoutMs(timing), c.req.raw.signal), c.req.raw.signal);
           if (!ok) {
             const res = jsonError(503, "playlist update not available within 3 target durations", { msn, part: q.part });
             res.headers.set("retry-after", String(timing.targetDuration));
@@ -197,7 +202,7 @@ export const viewerRoutes = (registry: StreamRegistry, metrics: OriginMetrics, t
         }
         // A hinted part: hold the request until the whole part exists, then send it in one go.
         const settled = () => rendition.findSegment(msn)?.parts[part] !== undefined || gone(rendition, msn, part);
-        const ok = await blocked(rendition.waitFor(settled, blockingTimeoutMs(timing), c.req.raw.signal));
+        const ok = await blocked("part", rendition.waitFor(settled, blockingTimeoutMs(timing), c.req.raw.signal), c.req.raw.signal);
         bytes = ok ? await rendition.readPart(msn, part) : null;
         if (bytes) return count("part", mediaResponse(bytes, MIME.media, IMMUTABLE));
         if (!ok) return count("part", jsonError(503, "hinted part not available within 3 target durations", { msn, part }));

@@ -13,6 +13,8 @@ const DATA_IMAGE = /^data:image\/(png|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$/;
 /** Why an emote image reference is not acceptable, or null when it is. */
 export const emoteUrlProblem = (url: string): string | null => {
   if (url.length > MAX_EMOTE_URL_CHARS) return `must be at most ${MAX_EMOTE_URL_CHARS} characters`;
+  // The URL parser would drop tabs and newlines silently, but the raw string is what is stored and sent.
+  if (/\s/.test(url) || [...url].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) return "must not contain whitespace or control characters";
   if (DATA_IMAGE.test(url)) return null;
   let parsed: URL;
   try {

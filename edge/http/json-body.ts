@@ -44,11 +44,18 @@ export const readJsonObject = async (c: Context, limit = MAX_JSON_BODY): Promise
   }
   if (text.trim() === "") throw new ApiError(400, "request body must be a JSON object", { detail: "the body is empty" });
   let parsed: unknown;
+  let protoKey = false;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text, (key, value: unknown) => {
+      if (key === "__proto__") protoKey = true;
+      return value;
+    });
   } catch (err) {
     throw new ApiError(400, "request body is not valid JSON", { detail: err instanceof Error ? err.message : String(err) });
   }
+  // No field of this API is called `__proto__`, and error maps built by assignment (`errors[key] = …`)
+  // would swallow its "unknown field" (the assignment sets a prototype instead): refused here, at any depth.
+  if (protoKey) throw invalidFields({ ["__proto__"]: "unknown field" });
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new ApiError(400, "request body must be a JSON object", { detail: `got ${Array.isArray(parsed) ? "an array" : parsed === null ? "null" : typeof parsed}` });
   }

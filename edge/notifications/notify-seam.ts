@@ -77,6 +77,8 @@ export const enqueueFanout = async (env: EdgeEnv, streamId: string): Promise<Fan
     dedupe_key: `stream_started:${stream.id}:${startedAt}`,
   };
   await deliverToHooksOf(env, db, [stream.user_id], "stream_started", g);
+  // An unlisted or private broadcast is not announced: followers would learn of (and link to) it.
+  if (stream.visibility !== "public") return { go_live: g, batches: 0, followers: 0 };
 
   let batches = 0;
   let followers = 0;

@@ -1,3 +1,4 @@
+import { BUFFER_S_MAX, ERRORS_MAX, LATENCY_MS_MAX } from "../analytics/player-stats.ts";
 import { HISTORY_ON_JOIN, MAX_MESSAGE_CHARS } from "../chat/protocol.ts";
 import { CLIENT_PRELUDE } from "./app-shell.ts";
 import { escapeHtml, scriptJson } from "./html.ts";
@@ -645,10 +646,36 @@ const CHAT_SCRIPT = String.raw`
     return played || streamLive;
   }
 
+  var lastErrorSeen = null; // the newest player error a heartbeat already counted
+
+  /**
+   * The player's figures for the stream's analytics: capture-to-display latency (now − the
+   * PROGRAM-DATE-TIME on screen, only when watching live: a rewound viewer is not latency), buffer
+   * ahead, and player errors since the previous heartbeat. Values the server would refuse (a
+   * client clock far off) are left out rather than costing the viewer the heartbeat.
+   */
+  function playerFigures(body) {
+    var p = window.cascadePlayer;
+    if (!p) return body;
+    if (p.state === "playing") {
+      var ms = typeof p.latency === "number" && isFinite(p.latency) ? Math.round(p.latency * 1000) : -1;
+      if (!p.dvr && ms >= 0 && ms <= ${LATENCY_MS_MAX}) body.latency_ms = ms;
+      var ahead = p.stats ? p.stats.bufferAhead : null;
+      if (typeof ahead === "number" && isFinite(ahead) && ahead >= 0) body.buffer_s = Math.min(${BUFFER_S_MAX}, ahead);
+    }
+    if (Array.isArray(p.errors)) {
+      // The list keeps the last 50: an error no longer in it counts everything that is.
+      var seen = lastErrorSeen ? p.errors.indexOf(lastErrorSeen) : -1;
+      body.errors = Math.min(${ERRORS_MAX}, p.errors.length - (seen + 1));
+      if (p.errors.length > 0) lastErrorSeen = p.errors[p.errors.length - 1];
+    }
+    return body;
+  }
+
   function heartbeat() {
     if (!watching()) return;
     lastHeartbeat = Date.now();
-    api("POST", BASE + "/heartbeat", { session_id: viewerSessionId() }).then(function (r) {
+    api("POST", BASE + "/heartbeat", playerFigures({ session_id: viewerSessionId() })).then(function (r) {
       if (r.status >= 200 && r.status < 300) {
         chat.heartbeats++;
         if (r.body && typeof r.body.viewers === "number") setViewers(r.body);

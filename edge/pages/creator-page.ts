@@ -82,7 +82,7 @@ const CREATOR_SCRIPT = String.raw`
     var form = ev.target;
     var errorEl = $("create-error");
     errorEl.textContent = "";
-    var body = { title: form.elements.namedItem("title").value, latency_mode: form.elements.namedItem("latency_mode").value };
+    var body = { title: form.elements.namedItem("title").value, latency_mode: form.elements.namedItem("latency_mode").value, visibility: form.elements.namedItem("visibility").value };
     var category = form.elements.namedItem("category").value;
     if (category) body.category = category;
     var tags = form.elements.namedItem("tags").value.split(",").map(function (t) { return t.trim(); }).filter(Boolean);
@@ -126,7 +126,7 @@ const CREATOR_SCRIPT = String.raw`
       var tr = el("tr", { "data-stream-id": s.stream_id });
       var titleCell = el("td");
       titleCell.appendChild(el("div", null, s.title));
-      titleCell.appendChild(el("div", { class: "muted" }, [s.category_name, (s.tags || []).join(", "), s.latency_mode + " latency"].filter(Boolean).join(" · ")));
+      titleCell.appendChild(el("div", { class: "muted" }, [s.visibility !== "public" ? s.visibility : null, s.category_name, (s.tags || []).join(", "), s.latency_mode + " latency"].filter(Boolean).join(" · ")));
       tr.appendChild(titleCell);
       tr.appendChild(el("td", { class: "status status-" + s.status }, s.status));
       tr.appendChild(el("td", null, s.viewer_count));
@@ -258,6 +258,7 @@ const BODY = `<nav class="top"><a href="/">Directory</a><span id="who-nav">Signe
 <div class="cols">
 <label>Category <select name="category" id="category"><option value="">No category</option></select></label>
 <label>Latency <select name="latency_mode">${latencyOptions}</select></label>
+<label>Visibility <select name="visibility"><option value="public">Public (listed)</option><option value="unlisted">Unlisted (anyone with the link)</option><option value="private">Private (signed links only)</option></select></label>
 </div>
 <label>Tags <input name="tags" placeholder="comma-separated, up to ${TAGS_MAX}: speedrun, english" spellcheck="false" autocapitalize="none"></label>
 <button type="submit">Create stream</button>

@@ -106,8 +106,8 @@ export const loadCategories = async (db: D1Database): Promise<DirectoryCategory[
   const { results } = await db
     .prepare(
       `SELECT c.slug, c.name,
-         (SELECT count(*) FROM streams s WHERE s.category = c.slug AND s.status = 'live') AS live_streams,
-         (SELECT coalesce(sum(s.viewer_count), 0) FROM streams s WHERE s.category = c.slug AND s.status = 'live') AS viewers
+         (SELECT count(*) FROM streams s WHERE s.category = c.slug AND s.status = 'live' AND s.visibility = 'public') AS live_streams,
+         (SELECT coalesce(sum(s.viewer_count), 0) FROM streams s WHERE s.category = c.slug AND s.status = 'live' AND s.visibility = 'public') AS viewers
        FROM categories c ORDER BY c.position, c.slug`,
     )
     .all<{ slug: string; name: string; live_streams: number; viewers: number }>();
@@ -126,4 +126,23 @@ export const unlistedLive = async <T extends { id: string }>(db: D1Database, ori
     .all<{ id: string }>();
   const unknown = new Set(results.map((r) => r.id));
   return origin.filter((s) => unknown.has(s.id));
+};
+
+/**
+ * The origin's live list without the streams D1 says are unlisted or private (the origin knows
+ * nothing of visibility). When D1 cannot say, nothing is listed rather than a private stream.
+ * An edge that forwards the control plane (local multi-edge) has no D1 to ask and lists as before.
+ */
+export const listedOnly = async <T extends { id: string }>(env: { DB?: D1Database; CONTROL_PLANE_URL?: string }, origin: T[]): Promise<T[]> => {
+  if (!env.DB || env.CONTROL_PLANE_URL || origin.length === 0) return origin;
+  try {
+    const { results } = await env.DB.prepare("SELECT id FROM streams WHERE visibility <> 'public' AND id IN (SELECT value FROM json_each(?1))")
+      .bind(JSON.stringify(origin.map((s) => s.id)))
+      .all<{ id: string }>();
+    const hidden = new Set(results.map((r) => r.id));
+    return origin.filter((s) => !hidden.has(s.id));
+  } catch (err) {
+    console.error(JSON.stringify({ event: "live_list_visibility_error", error: err instanceof Error ? err.message : String(err) }));
+    return [];
+  }
 };

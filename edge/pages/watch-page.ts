@@ -1,6 +1,8 @@
 import { CHAT_STYLE, chatPaneMarkup, chatPaneScript } from "./chat-pane.ts";
 import { HLS_JS_PATH } from "./hls-asset.ts";
 import { escapeHtml, scriptJson } from "./html.ts";
+import { SESSION_STORAGE_KEY } from "./app-shell.ts";
+import { PLAYBACK_TTL_MAX_S } from "../../shared/playback-token.ts";
 
 /**
  * The player page's logic, a plain browser script (no build step). It runs after hls.js and reads
@@ -16,7 +18,7 @@ import { escapeHtml, scriptJson } from "./html.ts";
  */
 const PLAYER_SCRIPT = String.raw`
   "use strict";
-  var SRC = "/hls/" + encodeURIComponent(STREAM_ID) + "/master.m3u8";
+  var SRC = PLAYBACK.src || "/hls/" + encodeURIComponent(STREAM_ID) + "/master.m3u8";
   var OFFLINE_RETRY_MS = 4000;
   var MAX_ERRORS_KEPT = 50;
 
@@ -32,7 +34,7 @@ const PLAYER_SCRIPT = String.raw`
   var badgeEl = $("badge");
   var goLiveEl = $("golive");
   var behindEl = $("behind");
-  var BADGES = { loading: "LIVE", playing: "LIVE", offline: "OFFLINE", ended: "ENDED", error: "LIVE" };
+  var BADGES = { loading: "LIVE", playing: "LIVE", offline: "OFFLINE", ended: "ENDED", error: "LIVE", private: "PRIVATE" };
 
   var player = {
     state: "loading",
@@ -122,6 +124,7 @@ const PLAYER_SCRIPT = String.raw`
         schedule(start, OFFLINE_RETRY_MS);
         return;
       }
+      if (res.status === 403) { setState("private", PLAYBACK.expiredMessage); return; }
       if (!res.ok) throw new Error("HTTP " + res.status);
       if (player.state === "offline") setState("loading", "The stream is starting…");
       attach();
@@ -543,7 +546,33 @@ const PLAYER_SCRIPT = String.raw`
 
   setInterval(tick, 1000);
   updateMuteButton();
-  start();
+  if (PLAYBACK.gate) privateStart();
+  else start();
+`;
+
+/**
+ * A private stream reached without a valid signed URL: the page says so, and when the visitor is
+ * signed in (the session in localStorage, as on every page) asks the API for a signed URL, which
+ * only the owner and admins get; then it plays as usual.
+ */
+const PRIVATE_SCRIPT = String.raw`
+  function privateStart() {
+    setState("private", PLAYBACK.gate);
+    var session = null;
+    try { session = JSON.parse(localStorage.getItem(PLAYBACK.sessionKey) || "null"); } catch (e) { session = null; }
+    if (!session || !session.token || !PLAYBACK.askOwner) return;
+    fetch("/api/v1/streams/" + encodeURIComponent(STREAM_ID) + "/playback-token", {
+      method: "POST",
+      headers: { authorization: "Bearer " + session.token, "content-type": "application/json" },
+      body: JSON.stringify({ ttl_s: PLAYBACK.ownerTtl })
+    }).then(function (res) {
+      return res.ok ? res.json() : null;
+    }).then(function (body) {
+      if (!body || typeof body.url !== "string") return;
+      SRC = body.url;
+      start();
+    }).catch(function (err) { recordError("networkError", "playback token: " + (err && err.message), false, null); });
+  }
 `;
 
 const STYLE = `
@@ -577,12 +606,32 @@ ${CHAT_STYLE}`;
 export interface WatchPageOptions {
   /** CSP nonce for the inline script and style (the route sends the matching header). */
   nonce?: string;
+  /** How this page plays (edge/routes/pages.ts decides); the public `/hls/<id>/master.m3u8` unless given. */
+  playback?: WatchPlayback;
 }
+
+/**
+ * signed: a verified signed master playlist URL. private: no usable URL; `message` is shown, and the
+ * page asks the API for one when `askOwner` (the owner's session may get one).
+ */
+export type WatchPlayback = { kind: "public" } | { kind: "signed"; src: string } | { kind: "private"; message: string; askOwner: boolean };
+
+const playbackJson = (p: WatchPlayback = { kind: "public" }): string =>
+  scriptJson({
+    src: p.kind === "signed" ? p.src : null,
+    gate: p.kind === "private" ? p.message : null,
+    askOwner: p.kind === "private" && p.askOwner,
+    sessionKey: SESSION_STORAGE_KEY,
+    ownerTtl: PLAYBACK_TTL_MAX_S,
+    // What a 403 from the playlist means here: a signed URL past its expiry, or a stream made private meanwhile.
+    expiredMessage: p.kind === "public" ? "This stream is private." : "This playback link has expired. Ask the broadcaster for a new one.",
+  });
 
 /** The player page for one stream. The id must already be valid (shared/ids.ts); it is escaped anyway. */
 export const watchPage = (streamId: string, options: WatchPageOptions = {}): string => {
   const id = escapeHtml(streamId);
   const nonce = options.nonce ? ` nonce="${escapeHtml(options.nonce)}"` : "";
+  const noscriptSrc = escapeHtml(options.playback?.kind === "signed" ? options.playback.src : `/hls/${streamId}/master.m3u8`);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -619,11 +668,11 @@ export const watchPage = (streamId: string, options: WatchPageOptions = {}): str
 </div>
 ${chatPaneMarkup(streamId)}
 </div>
-  <noscript><p>The player needs JavaScript. Playlist: <a href="/hls/${id}/master.m3u8">/hls/${id}/master.m3u8</a></p></noscript>
+  <noscript><p>The player needs JavaScript. Playlist: <a href="${noscriptSrc}">${noscriptSrc}</a></p></noscript>
 </main>
 <script src="${escapeHtml(HLS_JS_PATH)}"></script>
 <script${nonce}>
-(function (STREAM_ID) {${PLAYER_SCRIPT}})(${scriptJson(streamId)});
+(function (STREAM_ID, PLAYBACK) {${PLAYER_SCRIPT}${PRIVATE_SCRIPT}})(${scriptJson(streamId)}, ${playbackJson(options.playback)});
 </script>
 <script${nonce}>
 ${chatPaneScript(streamId)}

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { jwtSecret, requireUser } from "../accounts/auth.ts";
+import { jwtSecret, optionalUser, requireUser } from "../accounts/auth.ts";
 import type { UserClaims } from "../accounts/user-token.ts";
 import { verifyUserToken } from "../accounts/user-token.ts";
 import { findUserById } from "../accounts/users.ts";
@@ -13,7 +13,8 @@ import { ApiError, conflict, forbidden, invalidFields, notFound, unauthorized, u
 import { queryInteger } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
 import { isStreamId, parseUint } from "../../shared/ids.ts";
-import { loadStream } from "../streams/access.ts";
+import { canManage, loadStream } from "../streams/access.ts";
+import { checkPlaybackToken } from "../streams/playback-access.ts";
 import type { StreamRow } from "../streams/model.ts";
 
 /** The subprotocol a browser offers beside its token: `new WebSocket(url, ["cascade-chat", token])`. */
@@ -49,6 +50,18 @@ const requireModerator = async (db: D1Database, user: UserClaims, stream: Stream
   if (!(await isChannelModerator(db, stream.user_id, user.sub))) throw forbidden("only the broadcaster and channel moderators may do this");
 };
 
+/**
+ * A private stream's chat is for whoever may watch it: its owner and admins, or a viewer holding a
+ * signed playback token for it (`?playback_token=`). Anyone else is told the stream does not exist,
+ * as by GET /api/v1/streams/:id.
+ */
+const requireChatAccess = async (c: Context<{ Bindings: EdgeEnv }>, stream: StreamRow, user: UserClaims | null): Promise<void> => {
+  if (stream.visibility !== "private" || canManage(user, stream)) return;
+  const token = c.req.query("playback_token");
+  if (token && (await checkPlaybackToken(c.env, token, stream.id, new URL(c.req.url).pathname)).ok) return;
+  throw notFound("stream");
+};
+
 /** The broadcaster (or an admin); 403 for anyone else. */
 const requireBroadcaster = (user: UserClaims, stream: StreamRow): void => {
   if (user.sub !== stream.user_id && user.role !== "admin") throw forbidden("only the broadcaster may do this");
@@ -72,12 +85,14 @@ export const chatRoutes = () => {
     const token = chatToken(url, protocols);
     const shards = chatShardCount(c.env);
     let join: ChatJoin = { streamId: stream.id, shard: 0, shards, ownerId: stream.user_id, user: null, canModerate: false, staff: false };
+    if (!token) await requireChatAccess(c, stream, null);
     if (token) {
       const result = await verifyUserToken(jwtSecret(c.env), token);
       if (!result.ok) throw unauthorized(result.reason === "expired" ? "token expired" : "invalid token");
       const claims = result.claims;
       const badges = await badgesFor(db, stream.user_id, claims.sub);
       const staff = isStaff(claims);
+      await requireChatAccess(c, stream, claims);
       join = { ...join, user: { id: claims.sub, username: claims.username, badges }, staff, canModerate: staff || badges.includes("broadcaster") || badges.includes("moderator") };
     }
     join.shard = shardFor(join.user?.id ?? null, shards);
@@ -91,7 +106,9 @@ export const chatRoutes = () => {
   });
 
   app.get("/api/v1/streams/:id/chat/messages", async (c) => {
+    const user = await optionalUser(c);
     const stream = await loadStream(requireDb(c.env), c.req.param("id"));
+    await requireChatAccess(c, stream, user);
     const errors: FieldErrors = {};
     const limit = queryInteger(c.req.query("limit"), "limit", { min: 1, max: 100, fallback: 50 }, errors);
     const before = c.req.query("before") ?? null;

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { optionalUser } from "../accounts/auth.ts";
 import { USERNAME_PATTERN, USERNAME_RULE } from "../accounts/users.ts";
 import { decodeCursor, encodeCursor } from "../db/cursor.ts";
 import { requireDb } from "../db/database.ts";
@@ -23,7 +24,10 @@ const assertNone = (errors: FieldErrors) => {
   if (Object.keys(errors).length) throw invalidFields(errors, "invalid query parameters");
 };
 
-/** Stream lists, full-text search and categories: public, no token needed. */
+/**
+ * Stream lists, full-text search and categories: public, no token needed. Only public streams are
+ * listed, searched and counted; a signed-in creator's own list also shows their hidden ones.
+ */
 export const discoveryRoutes = () => {
   const app = new Hono<{ Bindings: EdgeEnv }>();
 
@@ -31,8 +35,8 @@ export const discoveryRoutes = () => {
     const { results } = await requireDb(c.env)
       .prepare(
         `SELECT c.slug, c.name, c.description,
-           (SELECT count(*) FROM streams s WHERE s.category = c.slug AND s.status = 'live') AS live_streams,
-           (SELECT coalesce(sum(s.viewer_count), 0) FROM streams s WHERE s.category = c.slug AND s.status = 'live') AS viewers
+           (SELECT count(*) FROM streams s WHERE s.category = c.slug AND s.status = 'live' AND s.visibility = 'public') AS live_streams,
+           (SELECT coalesce(sum(s.viewer_count), 0) FROM streams s WHERE s.category = c.slug AND s.status = 'live' AND s.visibility = 'public') AS viewers
          FROM categories c ORDER BY c.position, c.slug`,
       )
       .all<{ slug: string; name: string; description: string; live_streams: number; viewers: number }>();
@@ -71,6 +75,7 @@ export const discoveryRoutes = () => {
   });
 
   app.get("/api/v1/streams", async (c) => {
+    const caller = await optionalUser(c);
     const db = requireDb(c.env);
     const errors: FieldErrors = {};
     const username = c.req.query("user");
@@ -83,9 +88,11 @@ export const discoveryRoutes = () => {
     const cursor = cursorText ? decodeCursor(cursorText, "streams", ["string", "string"]) : null;
     if (cursorText && !cursor) errors.cursor = "invalid cursor";
     assertNone(errors);
+    // A creator listing their own streams (the creator page) sees the unlisted and private ones too.
+    const includeHidden = !!caller && (caller.role === "admin" || (username !== undefined && caller.username === username));
     const page = await listStreams(
       db,
-      { username, status: status as StreamStatus | undefined, category },
+      { username, status: status as StreamStatus | undefined, category, includeHidden },
       limit,
       cursor ? { createdAt: cursor[0] as string, id: cursor[1] as string } : null,
     );

@@ -2,7 +2,9 @@
  * A stream's recordings: list, read, delete, convert a DVR-only broadcast. Anyone sees `ready`
  * recordings of a stream; its owner (and admins) also see `dvr`, `recording`, `finalizing` and
  * `failed` ones. A recording id is only ever looked up under its own stream: another stream's
- * recording (or one the caller may not see) is a plain 404.
+ * recording (or one the caller may not see) is a plain 404, and so is a private stream's list to
+ * anyone but its owner and admins (they play its recordings through signed URLs: POST
+ * …/playback-token with `recording_id`).
  */
 import { Hono, type Context } from "hono";
 import { optionalUser, requireUser } from "../accounts/auth.ts";
@@ -18,7 +20,7 @@ import { isRecordingId, RECORDING_ID_PATTERN, vodUrls } from "../recordings/layo
 import type { OriginFetch } from "../recordings/origin-archive.ts";
 import { getRecording, listRecordings, type RecordingRow } from "../recordings/recording-store.ts";
 import { deleteRecording } from "../recordings/retention.ts";
-import { canManage, loadManagedStream, loadStream } from "../streams/access.ts";
+import { canManage, loadManagedStream, loadVisibleStream } from "../streams/access.ts";
 import type { StreamRow } from "../streams/model.ts";
 import type { Deps } from "./api.ts";
 
@@ -82,7 +84,7 @@ export const recordingRoutes = (o: RecordingRoutesOptions) => {
   app.get("/api/v1/streams/:id/recordings", async (c) => {
     const user = await optionalUser(c);
     const db = requireDb(c.env);
-    const stream = await loadStream(db, c.req.param("id"));
+    const stream = await loadVisibleStream(db, c.req.param("id"), user);
     const manage = canManage(user, stream);
     const errors: FieldErrors = {};
     const limit = queryInteger(c.req.query("limit"), "limit", { min: 1, max: 100, fallback: 20 }, errors);
@@ -107,7 +109,7 @@ export const recordingRoutes = (o: RecordingRoutesOptions) => {
   app.get("/api/v1/streams/:id/recordings/:recordingId", async (c) => {
     const user = await optionalUser(c);
     const db = requireDb(c.env);
-    const stream = await loadStream(db, c.req.param("id"));
+    const stream = await loadVisibleStream(db, c.req.param("id"), user);
     const manage = canManage(user, stream);
     const row = await loadRecording(db, stream, c.req.param("recordingId"), manage);
     if (row.status === "finalizing") pushOn(c, row, 0);

@@ -5,10 +5,16 @@ import { decodeCursor, encodeCursor } from "../db/cursor.ts";
 import { newStreamId } from "../db/ids.ts";
 import { streamControl, streamControlLifecycle } from "../do/stream-control-client.ts";
 import type { EdgeEnv } from "../env.ts";
-import { conflict, forbidden, invalidFields, notFound, type FieldErrors } from "../http/api-error.ts";
+import { conflict, forbidden, invalidFields, notFound, unavailable, type FieldErrors } from "../http/api-error.ts";
 import { queryInteger } from "../http/fields.ts";
 import { readJsonObject } from "../http/json-body.ts";
-import { canManage, loadManagedStream, loadStream } from "../streams/access.ts";
+import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
+import { signPlaybackToken } from "../../shared/playback-token.ts";
+import { getRecording } from "../recordings/recording-store.ts";
+import { canManage, loadManagedStream, loadVisibleStream } from "../streams/access.ts";
+import { playbackKey } from "../streams/playback-keys.ts";
+import { readPlaybackTokenInput, signedStreamUrls, signedVodUrl } from "../streams/playback-input.ts";
+import { forgetStreamVisibility } from "../streams/visibility.ts";
 import { d1StreamLifecycle, type LifecycleFactory } from "../streams/lifecycle.ts";
 import { ACTIVE_STATUSES, DEFAULT_DVR_WINDOW, DEFAULT_INGEST_RTMP_URL, ownerStreamView, publicStreamView, streamUrls } from "../streams/model.ts";
 import { liveQualities } from "../streams/qualities.ts";
@@ -52,6 +58,7 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
       category: input.category ?? null,
       tags: input.tags ?? [],
       latencyMode: input.latency_mode ?? "low",
+      visibility: input.visibility ?? "public",
       enableRecording: input.enable_recording ?? false,
       dvrWindow: input.dvr_window ?? DEFAULT_DVR_WINDOW,
       retentionDays: input.recording_retention_days ?? 30,
@@ -67,7 +74,7 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
 
   app.get("/api/v1/streams/:id", async (c) => {
     const user = await optionalUser(c);
-    const stream = await loadStream(requireDb(c.env), c.req.param("id"));
+    const stream = await loadVisibleStream(requireDb(c.env), c.req.param("id"), user);
     return c.json(canManage(user, stream) ? ownerStreamView(stream, ingestUrl(c.env)) : publicStreamView(stream));
   });
 
@@ -82,6 +89,8 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
       if (Object.keys(locked).length) throw conflict(`the stream is ${stream.status}: pipeline settings are fixed until it ends`, { fields: locked });
     }
     if (!(await updateStream(db, stream.id, patch))) throw notFound("stream");
+    // This isolate's delivery routes see the change at once; others within FRESH_MS (streams/visibility.ts).
+    if (patch.visibility !== undefined) forgetStreamVisibility(stream.id);
     return c.json(ownerStreamView((await getStream(db, stream.id))!, ingestUrl(c.env)));
   });
 
@@ -107,23 +116,67 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
   });
 
   app.get("/api/v1/streams/:id/playback", async (c) => {
-    const stream = await loadStream(requireDb(c.env), c.req.param("id"));
+    const user = await optionalUser(c);
+    const stream = await loadVisibleStream(requireDb(c.env), c.req.param("id"), user);
     const urls = streamUrls(stream.id);
     const onAir = stream.status === "live" || stream.status === "reconnecting";
     const viewers = await streamViewers(c.env, stream, o.viewers);
     return c.json({
       stream_id: stream.id,
       status: stream.status,
+      visibility: stream.visibility,
       title: stream.title,
       user: { id: stream.user_id, username: stream.username },
       viewer_count: viewers.current,
       viewers,
       started_at: stream.started_at,
-      playback_urls: { hls: urls.hls },
+      // A private stream plays only through a signed URL: POST …/playback-token (owner or admin).
+      playback_urls: { hls: stream.visibility === "private" ? null : urls.hls },
       watch_url: urls.watch,
       qualities: onAir ? await liveQualities(stream.id, o.deps(c)) : [],
       chat_url: urls.chat,
     });
+  });
+
+  // Signed playback URLs (private streams): the owner or an admin mints one for a viewer.
+  // Someone else is told 404 for a private stream (as by GET) and 403 for one they may see.
+  app.post("/api/v1/streams/:id/playback-token", async (c) => {
+    const user = await requireUser(c);
+    const db = requireDb(c.env);
+    const stream = await loadVisibleStream(db, c.req.param("id"), user);
+    if (!canManage(user, stream)) throw forbidden("only the stream's owner or an admin may mint playback URLs");
+    const hasBody = c.req.header("content-length") !== "0" && c.req.raw.body !== null;
+    const input = readPlaybackTokenInput(hasBody ? await readJsonObject(c) : {});
+    const key = await playbackKey(c.env);
+    if (!key.ok) throw unavailable(key.error);
+    if (input.recordingId !== undefined) {
+      const recording = await getRecording(db, input.recordingId);
+      if (!recording || recording.stream_id !== stream.id) throw notFound("recording");
+    }
+    const expires = Math.floor(Date.now() / 1000) + input.ttlS;
+    const token = await signPlaybackToken(key.key, { streamId: stream.id, expires, viewer: input.viewerId ?? null });
+    return c.json(
+      {
+        stream_id: stream.id,
+        token,
+        url: input.recordingId !== undefined ? signedVodUrl(input.recordingId, token) : signedStreamUrls(stream.id, token).hls,
+        watch_url: signedStreamUrls(stream.id, token).watch,
+        expires_at: new Date(expires * 1000).toISOString(),
+        ...(input.recordingId !== undefined ? { recording_id: input.recordingId } : {}),
+      },
+      200,
+      NO_STORE,
+    );
+  });
+
+  // What the delivery routes of a forwarding edge (CONTROL_PLANE_URL) need to gate a stream: its
+  // visibility, null when the control plane does not know it. Says no more than a direct /hls
+  // request does (403 for private).
+  app.get("/api/v1/streams/:id/visibility", async (c) => {
+    const id = c.req.param("id");
+    if (!isStreamId(id)) throw invalidFields({ id: `must match ${STREAM_ID_PATTERN.source}` }, "invalid stream id");
+    const row = await requireDb(c.env).prepare("SELECT visibility FROM streams WHERE id = ?1").bind(id).first<{ visibility: string }>();
+    return c.json({ stream_id: id, visibility: row?.visibility ?? null });
   });
 
   // The go-live saga's progress for the owner (creator page, benchmarks): phase, step, each step's outcome and duration.

@@ -6,13 +6,14 @@ import type { EdgeEnv } from "../env.ts";
 import { ApiError, invalidFields, unavailable, type FieldErrors } from "../http/api-error.ts";
 import { FieldReader } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
+import { BUFFER_S_MAX, ERRORS_MAX, LATENCY_MS_MAX, parsePlayerStats, type PlayerStats } from "../analytics/player-stats.ts";
 import { loadStream } from "../streams/access.ts";
 import { MAX_BATCH_SESSIONS, type HeartbeatAggregator } from "../viewers/aggregator.ts";
 import { counterStub, flushTarget, readStats, recordBatch } from "../viewers/counter-client.ts";
 import { flushIntervalMs, isSessionId, SESSION_ID_PATTERN, SESSION_ID_RULE, SESSION_WINDOW_MS } from "../viewers/sessions.ts";
 import { streamViewers } from "../viewers/stream-viewers.ts";
 
-/** A heartbeat is `{"session_id": "…"}`: a kilobyte is plenty. */
+/** A heartbeat is `{"session_id": "…", "latency_ms"?, "buffer_s"?, "errors"?}`: a kilobyte is plenty. */
 export const HEARTBEAT_BODY_MAX = 1024;
 /** A full batch of 64-character session ids with their ages fits. */
 const FLUSH_BODY_MAX = 2 * 1024 * 1024;
@@ -80,10 +81,14 @@ export const viewerRoutes = (o: ViewerRoutesOptions) => {
     const body = await readJsonObject(c, HEARTBEAT_BODY_MAX);
     const fields = new FieldReader(body);
     const sessionId = fields.string("session_id", { required: true, max: 64, pattern: SESSION_ID_PATTERN, patternMessage: SESSION_ID_RULE, trim: false });
-    assertNoFieldErrors({ ...unknownFields(body, ["session_id"]), ...fields.errors });
+    // Optional player figures (edge/analytics/): older players send none and are counted all the same.
+    const latencyMs = fields.number("latency_ms", { min: 0, max: LATENCY_MS_MAX });
+    const bufferS = fields.number("buffer_s", { min: 0, max: BUFFER_S_MAX });
+    const errors = fields.integer("errors", { min: 0, max: ERRORS_MAX });
+    assertNoFieldErrors({ ...unknownFields(body, ["session_id", "latency_ms", "buffer_s", "errors"]), ...fields.errors });
     const flush = flushTarget(c.env, send);
     if (!flush) throw unavailable("viewer counting is not configured (VIEWER_COUNTER binding, or EDGE_ADMIN_TOKEN with CONTROL_PLANE_URL)");
-    o.aggregator.heartbeat(id, sessionId!, { intervalMs: flushIntervalMs(c.env), edge: c.env.EDGE_ID ?? "edge", flush, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+    o.aggregator.heartbeat(id, sessionId!, { intervalMs: flushIntervalMs(c.env), edge: c.env.EDGE_ID ?? "edge", flush, waitUntil: (p) => c.executionCtx.waitUntil(p) }, { latencyMs, bufferS, errors });
     return c.body(null, 204);
   });
 
@@ -100,12 +105,18 @@ export const viewerRoutes = (o: ViewerRoutesOptions) => {
     const stub = counterStub(c.env, id);
     if (!stub) throw unavailable("viewer counting is not configured (no VIEWER_COUNTER binding)");
     const body = await readJsonObject(c, FLUSH_BODY_MAX);
-    const errors: FieldErrors = unknownFields(body, ["edge", "sessions"]);
+    const errors: FieldErrors = unknownFields(body, ["edge", "sessions", "player"]);
     const edge = new FieldReader(body);
     const edgeName = edge.string("edge", { required: true, max: 64, pattern: EDGE_NAME, patternMessage: "must be 1–64 characters: letters, digits, '.', '-' and '_'" });
     const sessions = readSessions(body.sessions, errors);
+    let player: PlayerStats | undefined;
+    if (body.player !== undefined) {
+      const parsed = parsePlayerStats(body.player);
+      if (typeof parsed === "string") errors.player = parsed;
+      else player = parsed;
+    }
     assertNoFieldErrors({ ...errors, ...edge.errors });
-    return c.json(await recordBatch(stub, { streamId: id, edge: edgeName!, sessions }));
+    return c.json(await recordBatch(stub, { streamId: id, edge: edgeName!, sessions, ...(player ? { player } : {}) }));
   });
 
   app.get("/api/v1/edge/viewers/:id/stats", async (c) => {

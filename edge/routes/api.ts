@@ -5,6 +5,7 @@ import { apiErrorHandler } from "../http/api-error.ts";
 import type { LifecycleFactory } from "../streams/lifecycle.ts";
 import { HeartbeatAggregator } from "../viewers/aggregator.ts";
 import { accountRoutes } from "./api-accounts.ts";
+import { analyticsRoutes } from "./api-analytics.ts";
 import { archiveRoutes } from "./api-archive.ts";
 import { chatRoutes } from "./api-chat.ts";
 import { discoveryRoutes } from "./api-discovery.ts";
@@ -50,6 +51,7 @@ export const controlPlaneRoutes = (o: ControlPlaneOptions) => {
   app.route("/", streamRoutes({ deps: o.deps, lifecycle: o.lifecycle, viewers }));
   app.route("/", recordingRoutes({ deps: o.deps }));
   app.route("/", nodeRoutes());
+  app.route("/", analyticsRoutes());
   app.route("/", archiveRoutes());
   app.route("/", followRoutes());
   app.route("/", webhookRoutes());

@@ -3,6 +3,9 @@ import type { EdgeEnv } from "../env.ts";
 import { clientCacheControl, deliver, isPlaylist, mimeOf, type Delivery, type DeliveryDeps } from "../hls/deliver.ts";
 import { resolveEdgeObject, type EdgeObject } from "../hls/edge-object.ts";
 import { jsonError } from "../http/json-error.ts";
+import { isStreamId } from "../../shared/ids.ts";
+import { accessUnknown, checkPlaybackToken, refuseDirect, splitPlaybackToken } from "../streams/playback-access.ts";
+import { streamVisibility, type Forward } from "../streams/visibility.ts";
 
 type Deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }) => DeliveryDeps;
 
@@ -39,15 +42,38 @@ const respond = (req: Request, object: EdgeObject, delivery: Delivery, now: numb
   return new Response(body, { status: fetched.status, headers });
 };
 
-/** `/hls/<streamId>/…`: the origin's `/live/<streamId>/…` through cache and coalescing. */
-export const hlsRoutes = (deps: Deps) => {
+export interface HlsRoutesOptions {
+  /** How a forwarding edge (CONTROL_PLANE_URL) asks the control plane for a stream's visibility; `fetch` unless given. */
+  forward?: Forward;
+}
+
+/**
+ * `/hls/<streamId>/…`: the origin's `/live/<streamId>/…` through cache and coalescing; a private
+ * stream only as `/hls/<streamId>/~<token>/…` (edge/streams/playback-access.ts).
+ */
+export const hlsRoutes = (deps: Deps, options: HlsRoutesOptions = {}) => {
   const app = new Hono<{ Bindings: EdgeEnv }>();
   app.on(["GET", "HEAD"], "/hls/:streamId/*", async (c) => {
     const streamId = c.req.param("streamId");
     const url = new URL(c.req.url);
-    const rest = url.pathname.slice(`/hls/${streamId}/`.length);
+    const { token, rest } = splitPlaybackToken(url.pathname.slice(`/hls/${streamId}/`.length));
+    if (!isStreamId(streamId)) return jsonError(400, "invalid stream id", { path: url.pathname });
+    if (token !== null) {
+      const checked = await checkPlaybackToken(c.env, token, streamId, url.pathname);
+      if (!checked.ok) return checked.response;
+    }
     const resolved = resolveEdgeObject(streamId, rest, url.searchParams);
     if (!resolved.ok) return jsonError(resolved.status, resolved.error, { path: url.pathname });
+    if (token === null) {
+      let visibility;
+      try {
+        visibility = await streamVisibility(c.env, streamId, options.forward);
+      } catch (err) {
+        return accessUnknown(err, url.pathname);
+      }
+      const refused = refuseDirect(visibility, url.pathname);
+      if (refused) return refused;
+    }
     const d = deps(c);
     const delivery = await deliver(resolved.object, d);
     return respond(c.req.raw, resolved.object, delivery, d.now());

@@ -3,13 +3,18 @@ import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
 import type { EdgeEnv } from "../env.ts";
 import { jsonError } from "../http/json-error.ts";
 import { creatorPage } from "../pages/creator-page.ts";
-import { loadDirectory, unlistedLive } from "../pages/directory-data.ts";
+import { listedOnly, loadDirectory, unlistedLive } from "../pages/directory-data.ts";
 import { directoryDbPage, directoryPage } from "../pages/directory-page.ts";
 import { HLS_JS_PATH, HLS_JS_SOURCE } from "../pages/hls-asset.ts";
 import { contentSecurityPolicy, cspNonce, htmlResponse } from "../pages/html.ts";
 import { fetchLiveStreams, type LiveStreamEntry } from "../pages/live-streams.ts";
 import { loginPage } from "../pages/login-page.ts";
-import { watchPage } from "../pages/watch-page.ts";
+import { watchPage, type WatchPlayback } from "../pages/watch-page.ts";
+import type { Visibility } from "../streams/model.ts";
+import { checkPlaybackToken } from "../streams/playback-access.ts";
+import { signedStreamUrls } from "../streams/playback-input.ts";
+import { streamVisibility, type Forward } from "../streams/visibility.ts";
+import { primaryOrigin } from "../hls/origin-failover.ts";
 
 /** How long the D1 directory waits for the origin's list of streams without an account. */
 const UNLISTED_TIMEOUT_MS = 1500;
@@ -17,6 +22,8 @@ const UNLISTED_TIMEOUT_MS = 1500;
 export interface PageRoutesOptions {
   /** How the edge reaches the origin (the app's `upstream`): `fetch` in production, a stand-in in tests. */
   upstream?: (request: Request) => Promise<Response>;
+  /** How a forwarding edge asks the control plane for a stream's visibility; `fetch` unless given. */
+  forward?: Forward;
 }
 
 /**
@@ -33,13 +40,31 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
     }),
   );
 
-  app.get("/watch/:streamId", (c) => {
+  app.get("/watch/:streamId", async (c) => {
     const streamId = c.req.param("streamId");
     if (!isStreamId(streamId)) return jsonError(400, "invalid stream id", { pattern: STREAM_ID_PATTERN.source });
+    const signed = c.req.query("t");
+    // The page only chooses what to show; the playlist routes enforce. Unknown: the plain player
+    // page, whose playlist requests are then refused (403) if the stream is private.
+    const visibility: Visibility | null = await streamVisibility(c.env, streamId, options.forward).catch(() => null);
+    let playback: WatchPlayback = { kind: "public" };
+    let status = 200;
+    if (signed !== undefined && signed !== "") {
+      // `?t=<token>` from a signed watch link: play through the signed playlist URL when the token is good.
+      const checked = await checkPlaybackToken(c.env, signed, streamId, `/watch/${streamId}`);
+      if (checked.ok) playback = { kind: "signed", src: signedStreamUrls(streamId, signed).hls };
+      else if (visibility === "private") {
+        status = checked.response.status;
+        await checked.response.body?.cancel();
+        playback = { kind: "private", message: "This playback link has expired or is not valid for this stream. Ask the broadcaster for a new one.", askOwner: true };
+      }
+    } else if (visibility === "private") {
+      playback = { kind: "private", message: "This stream is private.", askOwner: true };
+    }
     const nonce = cspNonce();
     // The page is the same for every viewer but carries a per-response nonce: not cached.
     // Chat emotes may be images from anywhere over https:.
-    return htmlResponse(watchPage(streamId, { nonce }), { csp: contentSecurityPolicy({ nonce, media: true, remoteImages: true }), cacheControl: "no-store" });
+    return htmlResponse(watchPage(streamId, { nonce, playback }), { status, csp: contentSecurityPolicy({ nonce, media: true, remoteImages: true }), cacheControl: "no-store" });
   });
 
   app.get("/", async (c) => {
@@ -52,7 +77,7 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
       const params = { q: c.req.query("q"), category: c.req.query("category"), cursor: c.req.query("cursor") };
       // The unfiltered first page also lists what the origin has live without an account (local keys).
       const plain = !params.q && !params.category && !params.cursor;
-      const originList = plain ? fetchLiveStreams(upstream, c.env.ORIGIN_URL, UNLISTED_TIMEOUT_MS) : null;
+      const originList = plain ? fetchLiveStreams(upstream, primaryOrigin(c.env.ORIGIN_URL), UNLISTED_TIMEOUT_MS) : null;
       try {
         const data = await loadDirectory(c.env.DB, params);
         const origin = await originList;
@@ -60,10 +85,11 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
         return htmlResponse(directoryDbPage(data, { nonce, unlisted }), { csp, cacheControl: "public, max-age=2" });
       } catch (err) {
         console.error(JSON.stringify({ event: "directory_db_error", error: err instanceof Error ? err.message : String(err) }));
-        // The database failed: the origin's list still says what is live.
+        // The database failed: the origin's list still says what is live (less what D1 cannot vouch is public).
       }
     }
-    const result = await fetchLiveStreams(upstream, c.env.ORIGIN_URL);
+    const listed = await fetchLiveStreams(upstream, primaryOrigin(c.env.ORIGIN_URL));
+    const result = listed.ok ? { ok: true as const, streams: await listedOnly(c.env, listed.streams) } : listed;
     const nonce = cspNonce();
     return htmlResponse(directoryPage(result, { nonce }), {
       status: result.ok ? 200 : 502,
@@ -85,9 +111,9 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
   });
 
   app.get("/api/v1/live", async (c) => {
-    const result = await fetchLiveStreams(upstream, c.env.ORIGIN_URL);
+    const result = await fetchLiveStreams(upstream, primaryOrigin(c.env.ORIGIN_URL));
     if (!result.ok) return jsonError(502, "origin unreachable", { detail: result.error });
-    const body = result.streams.map((s) => ({
+    const body = (await listedOnly(c.env, result.streams)).map((s) => ({
       id: s.id,
       startedAt: s.startedAt,
       renditions: s.renditions,

@@ -5,6 +5,8 @@
  * row is `ready` (404 for every other status, for deleted and for unknown ones). Media and poster
  * answer Range requests (206, 416); everything has an ETag (304 on If-None-Match); media is
  * immutable, playlists live a minute; CORS is open for players on other origins, as for /hls.
+ * A private stream's recordings are served only as `/vod/<recordingId>/~<token>/…` with a playback
+ * token for that stream (edge/streams/playback-access.ts); the cache key never holds the token.
  */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
@@ -14,6 +16,8 @@ import { jsonError } from "../http/json-error.ts";
 import { etagMatches, parseByteRange } from "../recordings/byte-range.ts";
 import { isRecordingId, parseRecordingPath, recordingKey, type RecordingResource } from "../recordings/layout.ts";
 import { isReadyCached, rememberReady } from "../recordings/status-cache.ts";
+import { accessUnknown, checkPlaybackToken, refuseDirect, splitPlaybackToken } from "../streams/playback-access.ts";
+import { recordingVisibility } from "../streams/visibility.ts";
 
 export interface VodRoutesOptions {
   /** The cache to use; `caches.default` unless given. */
@@ -61,11 +65,27 @@ export const vodRoutes = (o: VodRoutesOptions = {}) => {
     const path = new URL(c.req.url).pathname;
     const m = PATH_RE.exec(path);
     if (!m) return notFound("no such resource", path);
-    const [, id, rest] = m as unknown as [string, string, string];
+    const [, id, tail] = m as unknown as [string, string, string];
     if (!isRecordingId(id)) return jsonError(400, "invalid recording id", { path });
+    // `~<token>/` in front of the path: a signed URL for a private stream's recording.
+    const { token, rest } = splitPlaybackToken(tail);
     const resource = parseRecordingPath(rest);
     if (!resource || resource.kind === "manifest") return notFound("no such resource", path);
     if (!c.env.DB || !c.env.RECORDINGS) return jsonError(503, "recordings are not configured on this edge (D1 binding DB, R2 binding RECORDINGS)");
+    let access;
+    try {
+      access = await recordingVisibility(c.env.DB, id);
+    } catch (err) {
+      return accessUnknown(err, path);
+    }
+    if (!access) return notFound("recording not found", path);
+    if (token !== null) {
+      const checked = await checkPlaybackToken(c.env, token, access.streamId, path);
+      if (!checked.ok) return checked.response;
+    } else {
+      const refused = refuseDirect(access.visibility, path);
+      if (refused) return refused;
+    }
     if (!(await isReady(c.env.DB, id))) return notFound("recording not found", path);
 
     const kind = kindOf(resource);

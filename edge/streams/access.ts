@@ -21,3 +21,13 @@ export const loadManagedStream = async (db: D1Database, id: string, user: UserCl
   if (!canManage(user, stream)) throw forbidden("only the stream's owner or an admin may do this");
   return stream;
 };
+
+/**
+ * The stream, when `user` may see it: a private stream is a plain 404 to everyone but its owner and
+ * admins, so the API does not even confirm that it exists.
+ */
+export const loadVisibleStream = async (db: D1Database, id: string, user: UserClaims | null): Promise<StreamRow> => {
+  const stream = await loadStream(db, id);
+  if (stream.visibility === "private" && !canManage(user, stream)) throw notFound("stream");
+  return stream;
+};

@@ -5,6 +5,13 @@ export type StreamStatus = (typeof STREAM_STATUSES)[number];
 export const ACTIVE_STATUSES: readonly StreamStatus[] = ["starting", "live", "reconnecting"];
 
 export const LATENCY_MODES = ["standard", "low"] as const;
+
+/**
+ * public: listed and playable by anyone; unlisted: playable by anyone with the link, never listed;
+ * private: never listed, playable only through a signed playback URL (edge/streams/playback-access.ts).
+ */
+export const VISIBILITIES = ["public", "unlisted", "private"] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
 export type LatencyMode = (typeof LATENCY_MODES)[number];
 
 export const TITLE_MAX = 140;
@@ -36,6 +43,7 @@ export interface StreamRow {
   tags: string;
   status: StreamStatus;
   latency_mode: LatencyMode;
+  visibility: Visibility;
   viewer_count: number;
   peak_viewers: number;
   dvr_window: number;
@@ -76,6 +84,7 @@ export const publicStreamView = (s: StreamRow) => ({
   tags: parseTags(s.tags),
   status: s.status,
   latency_mode: s.latency_mode,
+  visibility: s.visibility,
   viewer_count: s.viewer_count,
   peak_viewers: s.peak_viewers,
   user: { id: s.user_id, username: s.username },

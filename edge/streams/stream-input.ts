@@ -1,9 +1,9 @@
 import { FieldReader } from "../http/fields.ts";
 import { assertNoFieldErrors, unknownFields, type JsonObject } from "../http/json-body.ts";
-import { DESCRIPTION_MAX, DVR_WINDOW_MAX, RETENTION_DAYS_MAX, LATENCY_MODES, normaliseTag, TAG_RULE, TAGS_MAX, TITLE_MAX } from "./model.ts";
+import { DESCRIPTION_MAX, DVR_WINDOW_MAX, RETENTION_DAYS_MAX, LATENCY_MODES, normaliseTag, TAG_RULE, TAGS_MAX, TITLE_MAX, VISIBILITIES } from "./model.ts";
 import { resolveCategory, type StreamPatch } from "./stream-store.ts";
 
-export const STREAM_FIELDS = ["title", "description", "category", "tags", "latency_mode", "enable_recording", "dvr_window", "recording_retention_days"] as const;
+export const STREAM_FIELDS = ["title", "description", "category", "tags", "latency_mode", "enable_recording", "dvr_window", "recording_retention_days", "visibility"] as const;
 
 /**
  * Validates the settable fields of a stream (create: `title` required; patch: at least one field).
@@ -22,6 +22,7 @@ export const readStreamInput = async (db: D1Database, body: JsonObject, mode: "c
   out.enable_recording = f.boolean("enable_recording");
   out.dvr_window = f.integer("dvr_window", { min: 0, max: DVR_WINDOW_MAX });
   out.recording_retention_days = f.integer("recording_retention_days", { min: 1, max: RETENTION_DAYS_MAX });
+  out.visibility = f.oneOf("visibility", VISIBILITIES);
   if (f.has("category") && body.category === null) {
     out.category = null;
   } else {

@@ -23,11 +23,14 @@ export interface ListFilters {
   username?: string;
   status?: StreamStatus;
   category?: string;
+  /** Unlisted and private streams too: only for their owner (or an admin) listing them. */
+  includeHidden?: boolean;
 }
 
 /** Newest first, keyset-paged on (created_at, id). */
 export const listStreams = async (db: D1Database, f: ListFilters, limit: number, after: { createdAt: string; id: string } | null): Promise<Page<StreamRow>> => {
   const w = new Where();
+  if (!f.includeHidden) w.add("s.visibility = 'public'");
   if (f.username !== undefined) w.add("u.username = ?", f.username);
   if (f.status !== undefined) w.add("s.status = ?", f.status);
   if (f.category !== undefined) w.add("s.category = ?", f.category);
@@ -54,6 +57,7 @@ export interface SearchFilters {
   status: StreamStatus | null;
 }
 
+/** Search and the directory only ever list public streams (unlisted and private ones are never found). */
 export type SearchRow = StreamRow & { score: number };
 
 /** The sort position of a search result: (score, viewers, id); score is 0 when browsing. */
@@ -67,6 +71,7 @@ export type SearchKey = { score: number; viewers: number; id: string };
 export const searchStreams = async (db: D1Database, f: SearchFilters, limit: number, after: SearchKey | null): Promise<Page<SearchRow> & { total: number }> => {
   const w = new Where();
   if (f.match !== undefined) w.add("streams_fts MATCH ?", f.match);
+  w.add("s.visibility = 'public'");
   if (f.status !== null) w.add("s.status = ?", f.status);
   if (f.category !== undefined) w.add("s.category = ?", f.category);
   if (f.minViewers > 0) w.add("s.viewer_count >= ?", f.minViewers);

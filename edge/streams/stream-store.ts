@@ -1,9 +1,9 @@
 import { isoNow } from "../db/database.ts";
-import type { LatencyMode, StreamRow, StreamStatus } from "./model.ts";
+import type { LatencyMode, StreamRow, StreamStatus, Visibility } from "./model.ts";
 
 /** The columns every stream read returns (owner's username and category name joined in). */
 export const STREAM_SELECT = `SELECT s.id, s.user_id, u.username, s.title, s.description, s.category, c.name AS category_name, s.tags,
-  s.status, s.latency_mode, s.viewer_count, s.peak_viewers, s.dvr_window, s.enable_recording, s.recording_retention_days, s.node_id, s.key_rotated_at,
+  s.status, s.latency_mode, s.visibility, s.viewer_count, s.peak_viewers, s.dvr_window, s.enable_recording, s.recording_retention_days, s.node_id, s.key_rotated_at,
   s.started_at, s.ended_at, s.created_at, s.updated_at
   FROM streams s JOIN users u ON u.id = s.user_id LEFT JOIN categories c ON c.slug = s.category`;
 
@@ -15,6 +15,7 @@ export interface NewStream {
   category: string | null;
   tags: string[];
   latencyMode: LatencyMode;
+  visibility: Visibility;
   enableRecording: boolean;
   dvrWindow: number;
   keyHash: string;
@@ -26,10 +27,10 @@ export const insertStream = async (db: D1Database, s: NewStream): Promise<void> 
   const now = isoNow();
   await db
     .prepare(
-      `INSERT INTO streams (id, user_id, title, description, category, tags, status, latency_mode, stream_key_hash, dvr_window, enable_recording, recording_retention_days, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'idle', ?7, ?8, ?9, ?10, ?12, ?11, ?11)`,
+      `INSERT INTO streams (id, user_id, title, description, category, tags, status, latency_mode, stream_key_hash, dvr_window, enable_recording, recording_retention_days, visibility, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'idle', ?7, ?8, ?9, ?10, ?12, ?13, ?11, ?11)`,
     )
-    .bind(s.id, s.userId, s.title, s.description, s.category, JSON.stringify(s.tags), s.latencyMode, s.keyHash, s.dvrWindow, s.enableRecording ? 1 : 0, now, s.retentionDays)
+    .bind(s.id, s.userId, s.title, s.description, s.category, JSON.stringify(s.tags), s.latencyMode, s.keyHash, s.dvrWindow, s.enableRecording ? 1 : 0, now, s.retentionDays, s.visibility)
     .run();
 };
 
@@ -54,6 +55,7 @@ export interface StreamPatch {
   enable_recording?: boolean;
   dvr_window?: number;
   recording_retention_days?: number;
+  visibility?: Visibility;
 }
 
 /** Applies a validated patch; returns false when the stream is gone. */
@@ -72,6 +74,7 @@ export const updateStream = async (db: D1Database, id: string, patch: StreamPatc
   if (patch.enable_recording !== undefined) set("enable_recording", patch.enable_recording ? 1 : 0);
   if (patch.dvr_window !== undefined) set("dvr_window", patch.dvr_window);
   if (patch.recording_retention_days !== undefined) set("recording_retention_days", patch.recording_retention_days);
+  if (patch.visibility !== undefined) set("visibility", patch.visibility);
   set("updated_at", isoNow());
   params.push(id);
   const result = await db.prepare(`UPDATE streams SET ${sets.join(", ")} WHERE id = ?${params.length}`).bind(...params).run();

@@ -49,7 +49,7 @@ describe("POST /api/v1/streams", () => {
     const u = await api.signUp("defaults");
     const r = await api.call<Created>("POST", "/api/v1/streams", { token: u.token, json: { title: "x" } }, { INGEST_RTMP_URL: "rtmp://ingest.example/live" });
     expect(r.body.ingest_urls.rtmp).toBe("rtmp://ingest.example/live");
-    expect(r.body.stream).toMatchObject({ latency_mode: "low", enable_recording: false, dvr_window: 7200, recording_retention_days: 30, category: null, tags: [], description: "" });
+    expect(r.body.stream).toMatchObject({ latency_mode: "low", visibility: "public", enable_recording: false, dvr_window: 7200, recording_retention_days: 30, category: null, tags: [], description: "" });
     const kept = await api.call<Created>("POST", "/api/v1/streams", { token: u.token, json: { title: "y", recording_retention_days: 7 } });
     expect(kept.body.stream).toMatchObject({ recording_retention_days: 7 });
     const bad = await api.call<{ fields: Record<string, string> }>("POST", "/api/v1/streams", { token: u.token, json: { title: "z", recording_retention_days: 0 } });
@@ -279,6 +279,7 @@ describe("GET /api/v1/streams/:id/playback", () => {
     expect(idle.body).toEqual({
       stream_id: s.stream_id,
       status: "idle",
+      visibility: "public",
       title: "Watch me",
       user: { id: owner.user.id, username: owner.username },
       viewer_count: 0,

@@ -5,6 +5,7 @@
  * and streams, never with viewers. A flush is always scheduled while sessions wait, so the last
  * heartbeats reach the counter even when no other request comes.
  */
+import { addSample, emptyPlayerStats, hasFigures, mergeStats, type PlayerSample, type PlayerStats } from "../analytics/player-stats.ts";
 import { SESSION_WINDOW_MS, type HeartbeatBatch, type ViewerCounts } from "./sessions.ts";
 
 /** Sends one batch to the stream's counter; answers its counts, or null when it has none to give. */
@@ -36,6 +37,8 @@ interface StreamBuffer {
   lastFlushAt: number;
   /** A flush is scheduled (a sleep is running inside some request's waitUntil). */
   scheduled: boolean;
+  /** Players' figures since the last flush, as histograms: fixed size whatever the audience. */
+  player: PlayerStats | null;
 }
 
 export class HeartbeatAggregator {
@@ -50,15 +53,16 @@ export class HeartbeatAggregator {
   ) {}
 
   /** One viewer heartbeat. Never waits for the counter: a flush, when one is due, runs in `waitUntil`. */
-  heartbeat(streamId: string, sessionId: string, o: HeartbeatContext): void {
+  heartbeat(streamId: string, sessionId: string, o: HeartbeatContext, sample: PlayerSample = {}): void {
     const now = this.now();
     let b = this.streams.get(streamId);
     if (!b) {
       if (this.streams.size >= SWEEP_AT) this.sweep(now, o.intervalMs);
-      b = { pending: new Map(), lastFlushAt: Number.NEGATIVE_INFINITY, scheduled: false };
+      b = { pending: new Map(), lastFlushAt: Number.NEGATIVE_INFINITY, scheduled: false, player: null };
       this.streams.set(streamId, b);
     }
     b.pending.set(sessionId, now);
+    if (hasFigures(sample)) addSample((b.player ??= emptyPlayerStats()), sample);
     if (b.pending.size >= MAX_BATCH_SESSIONS) {
       o.waitUntil(this.flush(streamId, b, o));
       return;
@@ -98,16 +102,22 @@ export class HeartbeatAggregator {
   private async flush(streamId: string, b: StreamBuffer, o: HeartbeatContext): Promise<void> {
     const now = this.now();
     const sessions = b.pending;
+    const player = b.player;
     b.pending = new Map();
+    b.player = null;
     b.lastFlushAt = now;
     if (sessions.size === 0) return;
     this.flushes++;
     try {
-      const counts = await o.flush({ streamId, edge: o.edge, sessions: Array.from(sessions, ([id, seen]) => [id, now - seen] as [string, number]) });
+      const batch: HeartbeatBatch = { streamId, edge: o.edge, sessions: Array.from(sessions, ([id, seen]) => [id, now - seen] as [string, number]) };
+      if (player) batch.player = player;
+      const counts = await o.flush(batch);
       if (counts) this.remember(streamId, counts);
     } catch (err) {
       console.warn(`viewer heartbeats for ${streamId}: flush failed (${sessions.size} sessions kept for a retry): ${err instanceof Error ? err.message : String(err)}`);
       this.requeue(b, sessions, now);
+      // Figures go back only with sessions young enough to retry; alone they would wait for the next heartbeat.
+      if (player && b.pending.size > 0) mergeStats((b.player ??= emptyPlayerStats()), player);
       // Retried while the sessions are young enough to count; a newer heartbeat may have scheduled one already.
       if (b.pending.size > 0 && !b.scheduled) {
         b.scheduled = true;

@@ -48,7 +48,7 @@ export const flushTarget = (env: EdgeEnv, send: (request: Request) => Promise<Re
     const token = env.EDGE_ADMIN_TOKEN;
     if (!token) return null;
     return async (batch) => {
-      const body = JSON.stringify({ edge: batch.edge, sessions: batch.sessions });
+      const body = JSON.stringify({ edge: batch.edge, sessions: batch.sessions, ...(batch.player ? { player: batch.player } : {}) });
       const request = () =>
         new Request(new URL(flushPath(batch.streamId), controlPlane), { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body });
       let res: Response;

@@ -1,4 +1,5 @@
 /** What a viewer session is and how long it counts: shared by the edge aggregator, the counter object and the routes. */
+import type { PlayerStats } from "../analytics/player-stats.ts";
 import type { EdgeEnv } from "../env.ts";
 
 /** A player's random session id: 16–64 characters from the base64url alphabet (e.g. 16 random bytes, base64url). */
@@ -28,6 +29,8 @@ export interface HeartbeatBatch {
   /** EDGE_ID of the isolate's Worker, for the per-edge flush figures. */
   edge: string;
   sessions: Array<[sessionId: string, ageMs: number]>;
+  /** The players' latency, buffer and error figures the batch's heartbeats carried, if any did. */
+  player?: PlayerStats;
 }
 
 /** What the counter answers: distinct sessions in the last 60 s, the stream's peak, and when it last heard from an edge. */

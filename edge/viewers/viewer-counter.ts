@@ -7,8 +7,13 @@
  * number of isolates, not of viewers. Sessions live in the object's SQLite storage (so an evicted
  * object keeps counting); an alarm every ALARM_MS while anyone watches prunes expired sessions,
  * pushes the count to the stream's chat sockets and writes it to D1 for the directory's ordering.
+ * It also keeps each minute's viewer peak and the players' latency, buffer and error figures
+ * (edge/analytics/player-minutes.ts) and writes every finished minute to `stream_analytics`.
  */
 import { DurableObject } from "cloudflare:workers";
+import { minuteOf, PlayerMinutes } from "../analytics/player-minutes.ts";
+import { parsePlayerStats } from "../analytics/player-stats.ts";
+import { playerMinuteStatement } from "../analytics/store.ts";
 import { pushViewerCount } from "../chat/room-client.ts";
 import type { EdgeEnv } from "../env.ts";
 import { isSessionId, SESSION_WINDOW_MS, type HeartbeatBatch, type ViewerCounts } from "./sessions.ts";
@@ -21,6 +26,8 @@ const FIRST_ALARM_MS = 1_000;
 export const D1_WRITE_MS = 30_000;
 /** Longest edge id kept in the per-edge flush figures. */
 const EDGE_NAME_MAX = 64;
+/** A finished minute D1 keeps refusing is given up after this many minutes, so the alarm stops some day. */
+const MINUTE_WRITE_GIVE_UP = 10;
 
 /** Figures for the benchmark and operators: how often edges called `record`, from where, and what is stored. */
 export interface CounterStats extends ViewerCounts {
@@ -57,10 +64,12 @@ const iso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() 
 
 export class ViewerCounter extends DurableObject<EdgeEnv> {
   private readonly sql: SqlStorage;
+  private readonly minutes: PlayerMinutes;
 
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.minutes = new PlayerMinutes(this.sql);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, last_seen INTEGER NOT NULL) WITHOUT ROWID`);
     this.sql.exec(`CREATE INDEX IF NOT EXISTS sessions_by_last_seen ON sessions (last_seen)`);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS edge_flushes (edge TEXT PRIMARY KEY, records INTEGER NOT NULL) WITHOUT ROWID`);
@@ -84,6 +93,8 @@ export class ViewerCounter extends DurableObject<EdgeEnv> {
     const now = Date.now();
     const cutoff = now - SESSION_WINDOW_MS;
     const edge = typeof batch.edge === "string" && batch.edge !== "" ? batch.edge.slice(0, EDGE_NAME_MAX) : "edge";
+    const parsed = batch.player === undefined ? undefined : parsePlayerStats(batch.player);
+    const player = typeof parsed === "string" ? undefined : parsed;
     const viewers = this.ctx.storage.transactionSync(() => {
       for (const entry of Array.isArray(batch.sessions) ? batch.sessions : []) {
         if (!Array.isArray(entry)) continue;
@@ -102,6 +113,7 @@ export class ViewerCounter extends DurableObject<EdgeEnv> {
         now,
       );
       this.sql.exec(`INSERT INTO edge_flushes (edge, records) VALUES (?1, 1) ON CONFLICT (edge) DO UPDATE SET records = records + 1`, edge);
+      this.minutes.add(minuteOf(now), count, player);
       return count;
     });
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + FIRST_ALARM_MS);
@@ -144,9 +156,10 @@ export class ViewerCounter extends DurableObject<EdgeEnv> {
       await this.pushToChat(st, viewers);
       await this.writeToD1(st, viewers, now);
     }
+    await this.writeMinutes(st.stream_id, now);
     const after = this.state();
-    // Keep going while anyone watches, and until a drop to zero has reached chat and D1.
-    const owed = after.pushed_viewers > 0 || after.written_viewers > 0;
+    // Keep going while anyone watches, until a drop to zero has reached chat and D1, and until the last minute is written.
+    const owed = after.pushed_viewers > 0 || after.written_viewers > 0 || this.minutes.size > 0;
     if (viewers > 0 || owed) await this.ctx.storage.setAlarm(now + ALARM_MS);
   }
 
@@ -177,6 +190,24 @@ export class ViewerCounter extends DurableObject<EdgeEnv> {
     } catch (err) {
       this.sql.exec(`UPDATE state SET written_at = ?1 WHERE id = 1`, now);
       console.warn(`viewer counter ${st.stream_id}: writing the count to D1 failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Finished minutes go to `stream_analytics` in one D1 batch; kept for the next alarm when it fails. */
+  private async writeMinutes(streamId: string | null, now: number): Promise<void> {
+    const current = minuteOf(now);
+    const finished = this.minutes.finishedBefore(current);
+    if (finished.length === 0) return;
+    const db = this.env.DB;
+    // Nowhere to write them: keeping them would only keep the alarm going.
+    if (!db || streamId === null) return this.minutes.drop(finished.map((m) => m.minute));
+    try {
+      await db.batch(finished.map((m) => playerMinuteStatement(db, streamId, m)));
+      this.minutes.drop(finished.map((m) => m.minute));
+    } catch (err) {
+      const stale = finished.filter((m) => m.minute < current - MINUTE_WRITE_GIVE_UP).map((m) => m.minute);
+      this.minutes.drop(stale);
+      console.warn(`viewer counter ${streamId}: writing ${finished.length} analytics minute(s) to D1 failed (${stale.length} given up): ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 

@@ -96,7 +96,13 @@ const v6Problem = (g: number[]): string | null => {
     const p = v4Problem(embedded(g[6]!, g[7]!));
     return p ? `IPv4-${f === 0xffff ? "mapped" : "compatible"} address: ${p}` : f === 0 ? "a deprecated IPv4-compatible address" : null;
   }
-  if (a === 0x64 && b === 0xff9b) {
+  // IPv4-translated (::ffff:0:a.b.c.d, RFC 2765): a stack that translates it reaches the IPv4 address.
+  if (a === 0 && b === 0 && c === 0 && d === 0 && e === 0xffff && f === 0) {
+    const p = v4Problem(embedded(g[6]!, g[7]!));
+    if (p) return `IPv4-translated address: ${p}`;
+  }
+  // NAT64: the well-known prefix 64:ff9b::/96 and the local-use 64:ff9b:1::/48 (RFC 8215).
+  if (a === 0x64 && b === 0xff9b && (c === 0 || c === 1)) {
     const p = v4Problem(embedded(g[6]!, g[7]!));
     if (p) return `NAT64 address: ${p}`;
   }
@@ -132,7 +138,8 @@ export const checkWebhookTarget = (raw: string, allowPrivate = false): TargetChe
   if (url.hash) url.hash = "";
   if (allowPrivate) return { ok: true, url: url.toString() };
   // WHATWG URL parsing has already normalised IPv4 forms (2130706433, 0x7f.1, 017700000001 → 127.0.0.1).
-  const host = url.hostname.toLowerCase().replace(/\.$/, "");
+  // Every trailing dot: `localhost..` must not slip past the name checks as a "qualified" name.
+  const host = url.hostname.toLowerCase().replace(/\.+$/, "");
   if (host.startsWith("[")) {
     const groups = parseIpv6(host.slice(1, -1));
     if (!groups) return { ok: false, reason: "has an invalid IPv6 address" };

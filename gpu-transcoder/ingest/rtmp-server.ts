@@ -28,7 +28,7 @@ export const createRtmpServer = (options: RtmpServerOptions): RtmpServer => {
     authorizer: options.authorize,
     logger,
     idleTimeoutMs: options.idleTimeoutMs ?? 15_000,
-    mediaTimeoutMs: options.mediaTimeoutMs ?? 30_000,
+    mediaTimeoutMs: options.mediaTimeoutMs ?? 10_000,
     authorizeTimeoutMs: options.authorizeTimeoutMs ?? 10_000,
     claim: (session) => {
       // Claimed synchronously once authorisation resolves, so two racing publishes of the same

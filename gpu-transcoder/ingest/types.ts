@@ -55,7 +55,7 @@ export interface RtmpServerOptions {
   apps?: string[];
   /** A connection that has not started publishing by then is dropped. Default 15 s. */
   idleTimeoutMs?: number;
-  /** A publishing connection silent for this long is dropped. Default 30 s. */
+  /** A publishing connection silent for this long is dropped. Default 10 s. */
   mediaTimeoutMs?: number;
   /** An authorizer slower than this counts as a refusal. Default 10 s. */
   authorizeTimeoutMs?: number;

@@ -1,5 +1,5 @@
 /**
- * Reads ffmpeg's `-progress` key=value stream and reports the instantaneous speed (output media
+ * Reads ffmpeg's `-progress` key=value stream: the frames it dropped, and the instantaneous speed (output media
  * time over wall time between reports); ffmpeg's own `speed=` is an average since start and reacts
  * too slowly to tell that the ladder stopped keeping up.
  */
@@ -10,6 +10,8 @@ export class ProgressMonitor {
   private slowSinceMs: number | null = null;
   speed = 1;
   outTimeSeconds = 0;
+  /** ffmpeg's `drop_frames`: frames it dropped since this run started. */
+  droppedFrames = 0;
 
   constructor(
     private readonly minSpeed: number,
@@ -26,6 +28,8 @@ export class ProgressMonitor {
       this.buffer = this.buffer.slice(nl + 1);
       const m = /^out_time_(?:us|ms)=(\d+)$/.exec(line);
       if (m) this.sample(Number(m[1]));
+      const drops = /^drop_frames=(\d+)$/.exec(line);
+      if (drops) this.droppedFrames = Math.max(this.droppedFrames, Number(drops[1]));
     }
   }
 

@@ -108,6 +108,11 @@ export class StreamPipeline {
     return this.monitor?.speed ?? 0;
   }
 
+  /** Media seconds the current ffmpeg run has encoded (restarts at 0 with every run). */
+  get encodedSeconds(): number {
+    return this.monitor?.outTimeSeconds ?? 0;
+  }
+
   /** Frames ffmpeg dropped over the whole stream, every run included. */
   get droppedFrames(): number {
     return this.droppedBefore + (this.monitor?.droppedFrames ?? 0);

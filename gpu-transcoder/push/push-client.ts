@@ -54,6 +54,9 @@ class PushError extends Error {
   }
 }
 
+/** Another queue failed over while this one was retrying: start over (resync) on the new origin. */
+class EpochChanged extends Error {}
+
 /** A non-negative integer field of an origin JSON answer (`next_msn`, `next_init_version`), or null. */
 const numberField = (text: string, field: "next_msn" | "next_init_version"): number | null => {
   try {
@@ -332,14 +335,27 @@ export class PushClient {
         if (q.epochSeen !== this.epoch || q.needsResync) this.rebuildForResync(q, q.needsResync ?? "replay");
         const item = q.pending[0];
         if (!item) break;
+        const epoch = this.epoch;
         try {
           await this.ensureManifest();
+          if (epoch !== this.epoch) continue; // failed over meanwhile: resync first
           const started = performance.now();
           const headers = item.kind === "init" ? item.headers : { ...item.headers, [H.seq]: String(item.seq) };
           if (item.kind === "part" && item.initVersion !== undefined) headers[H.initVersion] = String(item.initVersion + this.initBase);
           const path = item.kind === "init" ? pushPaths.init(this.o.streamId, q.name, item.initVersion! + this.initBase) : item.path;
           if (item.kind === "init") this.initSent = true;
-          await this.withRetries(`${q.name} ${item.kind}`, () => this.send(item.kind === "segment" ? "POST" : "PUT", path, headers, item.body));
+          // Retries stay on the origin this item started on; a failover by another queue meanwhile
+          // ends them (EpochChanged), so this queue resyncs with the new origin instead of sending
+          // it a part or boundary of a segment it never saw the start of.
+          const origin = this.currentOrigin;
+          try {
+            await this.withRetries(`${q.name} ${item.kind}`, () => this.send(item.kind === "segment" ? "POST" : "PUT", path, headers, item.body, origin), epoch);
+          } catch (err) {
+            if (err instanceof EpochChanged) continue;
+            if (!(err instanceof PushError && err.status >= 400 && err.status < 500) && !this.closed && epoch === this.epoch) this.failover();
+            if (!(err instanceof PushError && err.status >= 400 && err.status < 500)) continue;
+            throw err;
+          }
           this.o.onPushed?.(item, performance.now() - started);
           q.pending.shift();
         } catch (err) {
@@ -359,8 +375,8 @@ export class PushClient {
             if (err.nextMsn !== null) this.o.onNextMsn?.(err.nextMsn);
             continue;
           }
-          // withRetries exhausted this origin: fail over to the next one.
-          this.failover();
+          // The manifest could not reach this origin either: fail over (once, whichever queue saw it first).
+          if (epoch === this.epoch) this.failover();
         }
         if (q.pending.length < this.highWaterMark) q.drainWaiters.splice(0).forEach((w) => w());
       }
@@ -400,7 +416,7 @@ export class PushClient {
     this.o.onFailover?.(from, this.currentOrigin);
   }
 
-  private async withRetries(what: string, attempt: () => Promise<unknown>): Promise<void> {
+  private async withRetries(what: string, attempt: () => Promise<unknown>, epoch?: number): Promise<void> {
     let delay = 100;
     for (let i = 1; ; i++) {
       try {
@@ -409,6 +425,7 @@ export class PushClient {
       } catch (err) {
         const status = err instanceof PushError ? err.status : 0;
         if ((status >= 400 && status < 500) || this.closed) throw err;
+        if (epoch !== undefined && epoch !== this.epoch) throw new EpochChanged();
         if (i >= this.failoverAfter) throw err;
         this.o.logger.warn({ event: "push_retry", stream: this.o.streamId, what, attempt: i, status, err: (err as Error).message }, "push failed, retrying");
         await sleep(delay + Math.random() * delay * 0.2);
@@ -418,8 +435,8 @@ export class PushClient {
   }
 
   /** One request; resolves with the answer's text, throws PushError on a non-2xx answer. */
-  private async send(method: string, path: string, headers: Record<string, string>, body: Uint8Array | null): Promise<string> {
-    const res = await fetch(`${this.currentOrigin}${path}`, {
+  private async send(method: string, path: string, headers: Record<string, string>, body: Uint8Array | null, origin = this.currentOrigin): Promise<string> {
+    const res = await fetch(`${origin}${path}`, {
       method,
       headers: { authorization: `Bearer ${this.o.token}`, ...(body ? { "content-type": "application/octet-stream" } : {}), ...headers },
       body: body as Uint8Array<ArrayBuffer> | null,
