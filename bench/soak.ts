@@ -845,7 +845,7 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null): Analys
       fmt(Math.max(...minutes.map((m) => (m.rss.get(k) ?? 0) / MIB)), 1),
       fmt(sl, 2),
       fmt(threshold, 1),
-      `${flat ? "flat" : sl > 0 ? "GROWING" : "shrinking"}${xs.length < 3 ? ` (only ${xs.length} points)` : ""}`,
+      !Number.isFinite(sl) ? `not judged (${xs.length} point${xs.length === 1 ? "" : "s"})` : `${flat ? "flat" : sl > 0 ? "GROWING" : "shrinking"}${xs.length < 3 ? ` (only ${xs.length} points)` : ""}`,
     ]);
   }
   const growing = [...slopes].filter(([k, v]) => v.server && !v.flat && v.slope > 0 && k.includes("/"));
@@ -907,11 +907,11 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null): Analys
   }
   const none = "none (a soak has no natural baseline)";
   const serverSlopes = [...slopes].filter(([key, v]) => v.server && !key.includes("/"));
-  const worst = serverSlopes.sort((a, b) => Math.abs(b[1].slope) - Math.abs(a[1].slope))[0];
+  const worst = serverSlopes.filter(([, v]) => Number.isFinite(v.slope)).sort((a, b) => Math.abs(b[1].slope) - Math.abs(a[1].slope))[0];
   const figures: Figure[] = [
     { figure: "errors (viewers, chat, process exits, error log lines), whole run", cascade: String(totalErrors), baseline: none, ratio: "–" },
     { figure: `capture-to-display p50 / p95 after the warm-up (s)`, cascade: `${sec(histPercentile(allLatency, 50))} / ${sec(histPercentile(allLatency, 95))}`, baseline: none, ratio: "–" },
-    { figure: `capture-to-display drift: p50 last ${k} min − first ${k} min after the warm-up (ms)`, cascade: fmt(drift, 0), baseline: none, ratio: "–" },
+    { figure: k > 0 ? `capture-to-display drift: p50 last ${k} min − first ${k} min after the warm-up (ms)` : "capture-to-display drift (needs 2 minutes after the warm-up)", cascade: fmt(drift, 0), baseline: none, ratio: "–" },
     { figure: "chat delivery p50 / p95 after the warm-up (ms)", cascade: `${fmt(histPercentile(allChat, 50, 0.1), 1)} / ${fmt(histPercentile(allChat, 95, 0.1), 1)}`, baseline: none, ratio: "–" },
     ...(worst ? [{ figure: `steepest RSS slope of a server process tree after the warm-up (MiB / 10 min)`, cascade: `${fmt(worst[1].slope, 2)} (${worst[0]}, mean ${fmt(worst[1].mean, 0)} MiB)`, baseline: none, ratio: "–" }] : []),
     { figure: "edge CPU per viewer request, median over the minutes after the warm-up (ms)", cascade: fmt(cpuPerReq, 2), baseline: none, ratio: "–" },

@@ -7,7 +7,7 @@
  */
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
+import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { OUT_DIR, ROOT, freePort, trackGroup } from "./proc.ts";
 
 export const EDGE_ADMIN_TOKEN = "cascade-bench-edge-admin-token-0123456789";
@@ -48,6 +48,8 @@ export const startEdges = async (label: string, count: number, originUrl: string
     rmSync(stateDir, { recursive: true, force: true });
   };
   try {
+    // The playlist routes read a stream's visibility from D1 (private streams): migrated as npm start does.
+    await Promise.all(Array.from({ length: count }, (_, i) => applyEdgeMigrations({ index: i + 1, stateDir, root: ROOT })));
     for (let i = 1; i <= count; i++) {
       const port = await freePort();
       const p = startEdgeProcess({ index: i, port, originUrl, adminToken: EDGE_ADMIN_TOKEN, stateDir, root: ROOT });

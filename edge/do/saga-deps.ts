@@ -42,11 +42,6 @@ export interface SagaTiming {
   graceMs: number;
   /** A compensation that keeps failing is retried this many times, then recorded and passed. */
   compensationAttempts: number;
-  /**
-   * Each alarm first re-arms itself this far ahead, so an object reset (evicted, redeployed) while a
-   * step runs resumes from storage even when the runtime drops the alarm it was handling. Default 10 s.
-   */
-  resumeMs?: number;
 }
 
 export interface SagaDeps {

@@ -88,8 +88,6 @@ export const overrideSagaDeps = (f: ((env: EdgeEnv, streamId: string) => SagaDep
 };
 
 const HISTORY_MAX = 200;
-/** Default SagaTiming.resumeMs: how far ahead each alarm re-arms itself before it works. */
-const RESUME_MS = 10_000;
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
 /** Work left to do after one `advance`: now, after a delay (ms), or nothing until an outside event. */
@@ -213,19 +211,12 @@ export class StreamControl extends DurableObject<EdgeEnv> {
   }
 
   override async alarm(): Promise<void> {
-    // A watchdog before any work: if this object is reset in the middle of a step, the alarm being
-    // handled can be lost with it (workerd drops it); this one resumes the saga from storage.
-    const pending = await this.load();
-    if (pending && pending.phase !== "idle" && pending.phase !== "ended") {
-      await this.ctx.storage.setAlarm(Date.now() + (this.deps(pending.streamId).timing.resumeMs ?? RESUME_MS));
-    }
     await this.serial(async () => {
       const s = await this.load();
       if (!s) return;
       const next = await this.advance(s, false);
       if (next.at === "now") await this.ctx.storage.setAlarm(Date.now());
       else if (next.at === "later") await this.ctx.storage.setAlarm(Date.now() + next.ms);
-      else await this.ctx.storage.deleteAlarm();
     });
   }
 

@@ -411,7 +411,10 @@ export class StreamPipeline {
 
   /** The origin holds this stream up to `msn` − 1 from an earlier run (PushClientOptions.onNextMsn). */
   continueAt(msn: number): void {
-    if (msn <= this.continueFrom) return;
+    // The origin's answer also reflects this pipeline's own pushes (a manifest re-sent after a
+    // reconnect): only an MSN beyond everything we numbered ourselves is another run's.
+    const own = Math.max(0, ...[...this.renditions.values()].map((r) => r.cutter.upcomingMsn));
+    if (msn <= this.continueFrom || msn <= own) return;
     this.continueFrom = msn;
     this.o.log.warn({ event: "msn_continued", stream: this.o.streamId, msn }, "origin holds an earlier run of this stream: continuing its playlists");
     for (const r of this.renditions.values()) r.cutter.continueAt(msn);

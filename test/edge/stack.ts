@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
+import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { exited, publish, startStack as startLiveStack, STREAM_KEY, type LiveStack } from "../live-path/harness.ts";
 
 export const EDGE_ADMIN_TOKEN = "edge-admin-token-e2e-0123456789";
@@ -41,6 +41,9 @@ export const startStack = async (opts: { edges?: number; publish?: boolean; grac
   const stateDir = mkdtempSync(path.join(tmpdir(), "cascade-edge-"));
   const edges: EdgeProcess[] = [];
   try {
+    // As npm start does: the playlist routes read a stream's visibility from D1 (edge-1's; edges
+    // 2..N have their own local D1 here, also migrated, and no rows: public).
+    await Promise.all(Array.from({ length: opts.edges ?? 1 }, (_, i) => applyEdgeMigrations({ index: i + 1, stateDir, root: ROOT })));
     for (let i = 1; i <= (opts.edges ?? 1); i++) {
       edges.push(startEdgeProcess({ index: i, port: await freePort(), originUrl: live.originUrl, adminToken: EDGE_ADMIN_TOKEN, stateDir, root: ROOT }));
     }
