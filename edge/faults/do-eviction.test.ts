@@ -12,14 +12,14 @@
  * covers one reset while warmup_cdn waits and a re-instantiated object mid-compensation; this
  * extends it to every step.
  */
-import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { signNodeToken } from "../../shared/tokens.ts";
 import type { ChatMessage } from "../chat/protocol.ts";
 import { RATE_LIMIT_COUNT } from "../chat/protocol.ts";
 import type { SagaDeps, SagaStage } from "../do/saga-deps.ts";
 import { SAGA_STEPS } from "../do/saga-deps.ts";
-import { overrideSagaDeps, StreamControl, type SagaState } from "../do/stream-control.ts";
+import { overrideSagaDeps, type SagaState } from "../do/stream-control.ts";
 import type { EdgeEnv } from "../env.ts";
 import { measureFanout, seedFollowers } from "../notifications/fanout-measure.ts";
 import { apiClient } from "../test-support/api-client.ts";
@@ -205,22 +205,20 @@ const notificationsPerFollower = async (streamId: string): Promise<number[]> => 
 const count = (list: string[], pred: (c: string) => boolean) => list.filter(pred).length;
 
 /**
- * After the reset: a fresh instance on the object's storage handles its alarm until `until` holds,
- * as the platform does when it retries the alarm the reset object was running. (Locally, workerd
+ * After the reset: the object's alarm is run (runDurableObjectAlarm, on a fresh instance) until
+ * `until` holds, as the platform retries the alarm the reset object was running. (Locally, workerd
  * does not run again an alarm whose handler was running when abortAllDurableObjects() hit, so the
- * test drives the retries itself, like edge/do/stream-control.test.ts does.)
+ * test runs the retries itself.)
  */
-const resume = (streamId: string, until: (s: SagaState) => boolean, what: string): Promise<SagaState> =>
-  runInDurableObject(controlStub(streamId), async (_instance, state) => {
-    const fresh = new StreamControl(state, testEnv());
-    for (let i = 0; i < 300; i++) {
-      const s = await fresh.getState();
-      if (s && until(s)) return s;
-      await fresh.alarm();
-    }
-    const s = await fresh.getState();
-    throw new Error(`${what}: not reached; state ${JSON.stringify(s && { phase: s.phase, step: s.step, history: s.history.slice(-6) })}`);
-  });
+const resume = async (streamId: string, until: (s: SagaState) => boolean, what: string): Promise<SagaState> => {
+  let s: SagaState | null = null;
+  for (let i = 0; i < 300; i++) {
+    s = await controlStub(streamId).getState();
+    if (s && until(s)) return s;
+    if (!(await runDurableObjectAlarm(controlStub(streamId)))) await sleep(20);
+  }
+  throw new Error(`${what}: not reached; state ${JSON.stringify(s && { phase: s.phase, step: s.step, history: s.history.slice(-6) })}`);
+};
 
 describe("fault: StreamControl evicted at every saga step", () => {
   const points: Point[] = [];

@@ -1,12 +1,12 @@
 /**
  * Who may play what, as the delivery routes see it: a stream's visibility and a recording's stream,
  * remembered per isolate so that a player's playlist, part and segment requests cost no D1 query
- * each (one lookup per stream and isolate every FRESH_MS at most, concurrent misses share it).
+ * each (one lookup per stream and isolate every FRESH_MS or so, done in the background).
  *
  * Staleness: a stream made private stays playable by its direct URL in other isolates for up to
  * FRESH_MS (the isolate that served the PATCH forgets at once); one made public stays refused as
  * long. Media already fetched is public anyway, so a few seconds is the price of keeping D1 off the
- * hot path. When the lookup fails (D1 unreachable) an answer up to STALE_MS old is used rather than
+ * hot path. While D1 is unreachable an answer up to STALE_MS old keeps being used rather than
  * failing every viewer; with none, the routes answer 503 rather than guess.
  */
 import { FORWARDED_HEADER } from "../routes/control-plane-forward.ts";
@@ -15,12 +15,23 @@ import { VISIBILITIES, type Visibility } from "./model.ts";
 
 export const FRESH_MS = 15_000;
 const STALE_MS = 5 * 60_000;
+/** A background refresh that has not finished after this long is presumed lost (its request ended). */
+const REFRESH_MS = 5_000;
 const MAX_ENTRIES = 10_000;
 
-/** A bounded map of answers with their age, and the lookups in flight. */
+/**
+ * A bounded map of answers with their age. No request ever awaits a lookup another request started:
+ * in workerd a promise settled from a request context that has already ended (a viewer that hung
+ * up) never resumes its waiters, which then fail as "hung" (500). So a stale answer is served while
+ * one request refreshes it in the background (stale-while-revalidate), and only a stream with no
+ * answer at all makes each of its concurrent requests look it up itself.
+ */
 export class AccessCache<V> {
   private readonly entries = new Map<string, { value: V; at: number }>();
-  private readonly inflight = new Map<string, Promise<V>>();
+  /** When a background refresh of the key started; another may start once it is REFRESH_MS old. */
+  private readonly refreshing = new Map<string, number>();
+  /** Bumped by forget(): a lookup that started before must not store its (possibly outdated) answer. */
+  private generation = 0;
   /** Lookups that went to the source (tests read it: the hot path must not query per request). */
   loads = 0;
 
@@ -28,41 +39,39 @@ export class AccessCache<V> {
 
   async get(key: string, load: () => Promise<V>): Promise<V> {
     const entry = this.entries.get(key);
-    if (entry && this.now() - entry.at < FRESH_MS) return entry.value;
-    let pending = this.inflight.get(key);
-    if (!pending) {
-      this.loads++;
-      const started = load().then((value) => {
-        // A forget() while this was in flight means the answer may predate a change: not kept.
-        if (this.inflight.get(key) === started) this.set(key, value);
-        return value;
-      });
-      pending = started;
-      this.inflight.set(key, started);
-      started.then(
-        () => this.settle(key, started),
-        () => this.settle(key, started),
-      );
+    const age = entry ? this.now() - entry.at : Infinity;
+    if (entry && age < FRESH_MS) return entry.value;
+    if (entry && age < STALE_MS) {
+      const since = this.refreshing.get(key);
+      if (since === undefined || this.now() - since > REFRESH_MS) {
+        this.refreshing.set(key, this.now());
+        // Not awaited: this request answers from the stale value now.
+        this.lookup(key, load).then(
+          () => this.refreshing.delete(key),
+          () => this.refreshing.delete(key),
+        );
+      }
+      return entry.value;
     }
-    try {
-      return await pending;
-    } catch (err) {
-      if (entry && this.now() - entry.at < STALE_MS) return entry.value;
-      throw err;
-    }
+    return this.lookup(key, load);
+  }
+
+  private async lookup(key: string, load: () => Promise<V>): Promise<V> {
+    const generation = this.generation;
+    this.loads++;
+    const value = await load();
+    if (generation === this.generation) this.set(key, value);
+    return value;
   }
 
   forget(key: string): void {
     this.entries.delete(key);
-    this.inflight.delete(key);
+    this.refreshing.delete(key);
+    this.generation++;
   }
 
   forgetWhere(match: (value: V) => boolean): void {
     for (const [key, entry] of this.entries) if (match(entry.value)) this.entries.delete(key);
-  }
-
-  private settle(key: string, p: Promise<V>): void {
-    if (this.inflight.get(key) === p) this.inflight.delete(key);
   }
 
   private set(key: string, value: V): void {
