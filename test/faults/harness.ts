@@ -213,8 +213,7 @@ export class PlaylistWatcher {
               const key = `${seg.msn}.${i}`;
               if (this.seen.has(key)) continue;
               this.seen.add(key);
-              const bytes = new Uint8Array(await (await fetch(`${this.base}/${p.uri}`, { signal: AbortSignal.timeout(10_000) })).arrayBuffer());
-              const problem = validateMediaFragment(bytes);
+              const problem = await this.fetchPart(p.uri);
               if (problem) this.badParts.push(`${key}: ${problem}`);
               this.parts.push({ msn: seg.msn, part: i, at: Date.now(), discontinuity: seg.discontinuity && i === 0 });
             }
@@ -225,6 +224,24 @@ export class PlaylistWatcher {
       }
       await sleep(this.intervalMs);
     }
+  }
+
+  /**
+   * A listed part that is not there yet (a 404 or 503 while an origin fails over: the playlist came
+   * from the old origin, the part is re-pushed to the new one) is retried the way hls.js retries a
+   * fragment; a 200 that is not a valid fragment, or a part still missing after 10 s, is a problem.
+   */
+  private async fetchPart(uri: string): Promise<string | null> {
+    const deadline = Date.now() + 10_000;
+    let last = "";
+    while (Date.now() < deadline && !this.stopped) {
+      const res = await fetch(`${this.base}/${uri}`, { signal: AbortSignal.timeout(10_000) }).catch((err: Error) => err);
+      if (res instanceof Error) last = res.message;
+      else if (res.status === 200) return validateMediaFragment(new Uint8Array(await res.arrayBuffer()));
+      else last = `status ${res.status}: ${(await res.text()).slice(0, 120)}`;
+      await sleep(250);
+    }
+    return this.stopped ? null : `not available for 10 s (${last})`;
   }
 
   /** Newest MSN seen so far (-1 before any). */
