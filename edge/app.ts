@@ -4,6 +4,7 @@ import type { EdgeEnv } from "./env.ts";
 import { Coalescer } from "./hls/coalescer.ts";
 import type { DeliveryDeps } from "./hls/deliver.ts";
 import { EdgeCache } from "./hls/edge-cache.ts";
+import { MemoryTier, MEMORY_TIER_DEFAULT_BYTES } from "./hls/memory-tier.ts";
 import type { Fetched } from "./hls/fetched.ts";
 import { TargetDurations } from "./hls/target-durations.ts";
 import { jsonError } from "./http/json-error.ts";
@@ -33,6 +34,12 @@ export interface EdgeStats {
   upstreamByKey: Map<string, number>;
 }
 
+/** EDGE_MEMORY_CACHE_MB: isolate memory for hot objects in front of the Cache API; "0" turns it off. */
+const memoryTier = (setting: string | undefined): MemoryTier | null => {
+  const mb = setting === undefined || setting === "" ? MEMORY_TIER_DEFAULT_BYTES / 1024 / 1024 : Number(setting);
+  return Number.isFinite(mb) && mb > 0 ? new MemoryTier(Math.min(mb, 96) * 1024 * 1024) : null;
+};
+
 /**
  * The edge Worker as a hono app. State that must be shared by concurrent requests (the in-flight
  * map, learned target durations) lives for the isolate's lifetime, as coalescing requires.
@@ -48,7 +55,7 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
 
   const deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }): DeliveryDeps => {
     targetDurations ??= new TargetDurations(Number(c.env.DEFAULT_TARGET_DURATION ?? 2) || 2);
-    cache ??= new EdgeCache(options.cache ? options.cache() : Promise.resolve(caches.default));
+    cache ??= new EdgeCache(options.cache ? options.cache() : Promise.resolve(caches.default), undefined, memoryTier(c.env.EDGE_MEMORY_CACHE_MB));
     if (failover?.value !== c.env.ORIGIN_URL) failover = { value: c.env.ORIGIN_URL, pool: new OriginFailover(originUrls(c.env.ORIGIN_URL)) };
     return {
       originUrl: failover.pool.primary,

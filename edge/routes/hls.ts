@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { EdgeEnv } from "../env.ts";
 import { clientCacheControl, deliver, isPlaylist, mimeOf, type Delivery, type DeliveryDeps } from "../hls/deliver.ts";
 import { resolveEdgeObject, type EdgeObject } from "../hls/edge-object.ts";
+import { gzipOnce } from "../hls/gzip-once.ts";
 import { jsonError } from "../http/json-error.ts";
 import { isStreamId } from "../../shared/ids.ts";
 import { accessUnknown, checkPlaybackToken, refuseDirect, splitPlaybackToken } from "../streams/playback-access.ts";
@@ -11,7 +12,7 @@ type Deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }) => DeliveryDep
 
 const ageOf = (fetchedAt: number, now: number): string => String(Math.max(0, Math.floor((now - fetchedAt) / 1000)));
 
-const respond = (req: Request, object: EdgeObject, delivery: Delivery, now: number): Response => {
+const respond = async (req: Request, object: EdgeObject, delivery: Delivery, now: number): Promise<Response> => {
   if (delivery.kind === "timeout") {
     return jsonError(503, "not available within 3 target durations", { waitedMs: delivery.waitedMs }, { "retry-after": String(delivery.targetDuration) });
   }
@@ -33,8 +34,13 @@ const respond = (req: Request, object: EdgeObject, delivery: Delivery, now: numb
   }
   if (isPlaylist(object)) {
     headers.set("vary", "Accept-Encoding");
-    // workerd compresses the body itself when Content-Encoding is set (checklist rule 62).
-    if (/\bgzip\b/.test(req.headers.get("accept-encoding") ?? "")) headers.set("content-encoding", "gzip");
+    if (/\bgzip\b/.test(req.headers.get("accept-encoding") ?? "")) {
+      // Checklist rule 62. Compressed once per playlist version and sent as is ("manual").
+      const gz = await gzipOnce(fetched);
+      headers.set("content-encoding", "gzip");
+      headers.set("content-length", String(gz.byteLength));
+      return new Response(req.method === "HEAD" ? null : (gz as Uint8Array<ArrayBuffer>), { status: fetched.status, headers, encodeBody: "manual" });
+    }
   } else {
     headers.set("content-length", String(fetched.body.byteLength));
   }
