@@ -10,6 +10,7 @@ import { archiveLag } from "./archive-lag.ts";
 import { chatDelivery } from "./chat-delivery.ts";
 import { edgeLatency } from "./edge-latency.ts";
 import { edgeOffload } from "./edge-offload.ts";
+import { edgeRss } from "./edge-rss.ts";
 import { edgeThroughput } from "./edge-throughput.ts";
 import { goLive } from "./go-live.ts";
 import { originPartLatency } from "./origin-part-latency.ts";
@@ -22,7 +23,7 @@ import { OUT_DIR, ROOT } from "./lib/proc.ts";
 import { figuresTable, readSections, renderResultsFile, renderSection, renderTextTable, type BenchResult, type Benchmark, type Figure, type RunContext } from "./lib/report.ts";
 import { benchOverrides } from "./lib/settings.ts";
 
-const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss, edgeLatency, edgeOffload, edgeThroughput, goLive, viewerCount, chatDelivery, archiveLag, vodFirstByte];
+const BENCHMARKS: Benchmark[] = [originPartLatency, transcoderRtf, originRss, edgeLatency, edgeOffload, edgeThroughput, edgeRss, goLive, viewerCount, chatDelivery, archiveLag, vodFirstByte];
 
 const USAGE = `usage: npm run bench [-- [name ...] [--quick] [--list]]
 
@@ -38,6 +39,7 @@ Environment overrides (each makes the run a development run, written to bench/ou
   BENCH_OFFLOAD_CLIENTS=1000    BENCH_OFFLOAD_DIRECT=50   BENCH_OFFLOAD_SECONDS=60
   BENCH_OFFLOAD_RENDITION=360p  BENCH_OFFLOAD_LOADGENS=1                            edge-offload
   BENCH_THROUGHPUT_CONNECTIONS=64  BENCH_THROUGHPUT_SECONDS=20                      edge-throughput
+  BENCH_EDGE_RSS_SECONDS=240  BENCH_EDGE_RSS_VIEWERS=50                          edge-rss
   BENCH_GOLIVE_RUNS=5           BENCH_GOLIVE_FOLLOWERS=10000                        go-live
   BENCH_VIEWERS=10000  BENCH_VIEWERS_EDGES=3  BENCH_VIEWERS_INTERVAL_S=20  BENCH_VIEWERS_SECONDS=60   viewer-count
   BENCH_CHAT_CLIENTS=1000,5000,10000  BENCH_CHAT_RATES=20,100  BENCH_CHAT_SECONDS=10  BENCH_CHAT_WINDOWS=0,50,100 (or none)

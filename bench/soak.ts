@@ -848,12 +848,22 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null): Analys
       !Number.isFinite(sl) ? `not judged (${xs.length} point${xs.length === 1 ? "" : "s"})` : `${flat ? "flat" : sl > 0 ? "GROWING" : "shrinking"}${xs.length < 3 ? ` (only ${xs.length} points)` : ""}`,
     ]);
   }
+  // The edges' workerd against the requests it served: comparable with `npm run bench -- edge-rss`,
+  // which measures the same for a one-line Worker under the same wrangler dev.
+  let served = 0;
+  const cumulativePerEdge = measured.map((m) => (served += m.viewerRequests / s.edges));
+  const perEdge = keys
+    .filter((k) => /^edge-\d+\/workerd$/.test(k))
+    .map((k) => slope(cumulativePerEdge.filter((_, i) => measured[i]!.rss.has(k)), measured.filter((m) => m.rss.has(k)).map((m) => m.rss.get(k)! / MIB)) * 10_000)
+    .filter(Number.isFinite);
+  const edgeGrowthPerTenK = perEdge.length ? perEdge.reduce((a, b) => a + b, 0) / perEdge.length : Number.NaN;
   const growing = [...slopes].filter(([k, v]) => v.server && !v.flat && v.slope > 0 && k.includes("/"));
   if (measured.length < 2) verdicts.push(`RSS: not judged (${measured.length} minute(s) after the ${s.warmup}-minute warm-up; needs 2 or more)`);
   else if (growing.length === 0) verdicts.push(`RSS: flat — every server process's RSS slope over minutes ${s.warmup + 1}–${minutes.at(-1)!.minute} is within max(5 MiB, 2 % of its mean) per 10 min`);
   else {
     pass = false;
     verdicts.push(`RSS: GROWING — ${growing.map(([k, v]) => `${k} ${fmt(v.slope, 1)} MiB/10 min (mean ${fmt(v.mean, 0)} MiB)`).join(", ")}`);
+    if (Number.isFinite(edgeGrowthPerTenK)) verdicts.push(`edges' workerd grew ${fmt(edgeGrowthPerTenK, 1)} MiB per 10,000 viewer requests it served (mean over the edges); \`npm run bench -- edge-rss\` measures the same for a one-line Worker under the same wrangler dev, which tells the local runtime's share`);
   }
 
   // Errors.
@@ -914,6 +924,7 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null): Analys
     { figure: k > 0 ? `capture-to-display drift: p50 last ${k} min − first ${k} min after the warm-up (ms)` : "capture-to-display drift (needs 2 minutes after the warm-up)", cascade: fmt(drift, 0), baseline: none, ratio: "–" },
     { figure: "chat delivery p50 / p95 after the warm-up (ms)", cascade: `${fmt(histPercentile(allChat, 50, 0.1), 1)} / ${fmt(histPercentile(allChat, 95, 0.1), 1)}`, baseline: none, ratio: "–" },
     ...(worst ? [{ figure: `steepest RSS slope of a server process tree after the warm-up (MiB / 10 min)`, cascade: `${fmt(worst[1].slope, 2)} (${worst[0]}, mean ${fmt(worst[1].mean, 0)} MiB)`, baseline: none, ratio: "–" }] : []),
+    { figure: "edges' workerd RSS growth per 10,000 viewer requests served, after the warm-up (MiB)", cascade: fmt(edgeGrowthPerTenK, 1), baseline: "see `edge-rss` (a one-line Worker, same runtime)", ratio: "–" },
     { figure: "edge CPU per viewer request, median over the minutes after the warm-up (ms)", cascade: fmt(cpuPerReq, 2), baseline: none, ratio: "–" },
     { figure: "parts delivered to viewers, after the warm-up, per minute (mean)", cascade: fmt(measured.reduce((a, m) => a + m.parts, 0) / (measured.length || 1), 0), baseline: `${fmt((s.viewers * 60) / s.partTarget, 0)} (every viewer every part)`, ratio: "–" },
   ];

@@ -60,7 +60,7 @@ describe("watch page: chat pane and viewer count", () => {
     // hls.js from this origin, then the player and the chat, both nonce'd.
     expect(scripts).toEqual([expect.stringMatching(/^ src="\/assets\/hls-/), ` nonce="${nonce}"`, ` nonce="${nonce}"`]);
     const chat = text.slice(text.lastIndexOf(`<script nonce="${nonce}">`));
-    expect(chat).toContain('})("demo");');
+    expect(chat).toContain('})("demo", null);');
     expect(chat).toContain('new WebSocket(url, session ? ["cascade-chat", session.token] : ["cascade-chat"])');
     expect(chat).toContain('"/api/v1/streams/" + encodeURIComponent(STREAM_ID)');
     expect(chat).toContain('BASE + "/chat/messages?limit=50&before="');
@@ -110,7 +110,7 @@ describe("watch page: chat pane and viewer count", () => {
     expect(markup).toContain('href="/login?next=%2Fwatch%2Fx%22%3E%3C%2Fa%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E"');
     const script = chatPaneScript(evil);
     expect(script).not.toContain("</script>");
-    expect(script.endsWith(String.raw`})("x\"\u003e\u003c/a\u003e\u003cscript\u003ealert(1)\u003c/script\u003e");`)).toBe(true);
+    expect(script.endsWith(String.raw`})("x\"\u003e\u003c/a\u003e\u003cscript\u003ealert(1)\u003c/script\u003e", null);`)).toBe(true);
     expect(watchPage(evil)).not.toContain("<script>alert(1)");
   });
 });

@@ -35,6 +35,10 @@ const CHAT_SCRIPT = String.raw`
   var HEARTBEAT_MS = ${HEARTBEAT_INTERVAL_S * 1000};
   var TIMEOUTS = ${JSON.stringify(TIMEOUT_CHOICES)};
   var BASE = "/api/v1/streams/" + encodeURIComponent(STREAM_ID);
+  // A private stream watched through a signed link: its token opens the stream's chat and counts too.
+  function withAccess(path) {
+    return PLAYBACK_TOKEN ? path + (path.indexOf("?") < 0 ? "?" : "&") + "playback_token=" + encodeURIComponent(PLAYBACK_TOKEN) : path;
+  }
   // Short labels rather than emoji: they render with any font.
   var BADGE_INFO = {
     broadcaster: { label: "Host", title: "Broadcaster" },
@@ -437,7 +441,7 @@ const CHAT_SCRIPT = String.raw`
   function connect() {
     clearTimeout(reconnectTimer);
     var session = loadSession();
-    var url = (location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + BASE + "/chat";
+    var url = (location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + withAccess(BASE + "/chat");
     chat.state = "connecting";
     statusEl.textContent = attempts ? "Reconnecting to chat…" : "Connecting to chat…";
     statusEl.hidden = false;
@@ -501,7 +505,7 @@ const CHAT_SCRIPT = String.raw`
     loadingOlder = true;
     olderEl.disabled = true;
     olderEl.textContent = "Loading…";
-    api("GET", BASE + "/chat/messages?limit=50&before=" + encodeURIComponent(first.getAttribute("data-id"))).then(function (r) {
+    api("GET", withAccess(BASE + "/chat/messages?limit=50&before=" + encodeURIComponent(first.getAttribute("data-id")))).then(function (r) {
       if (r.status !== 200 || !r.body || !Array.isArray(r.body.messages)) throw new Error("HTTP " + r.status);
       addMessages(r.body.messages, "top");
       moreBefore = typeof r.body.next_before === "string" && r.body.messages.length > 0;
@@ -521,7 +525,7 @@ const CHAT_SCRIPT = String.raw`
   // ---------------------------------------------------------------- emotes
 
   function loadEmotes() {
-    return api("GET", BASE + "/chat/emotes").then(function (r) {
+    return api("GET", withAccess(BASE + "/chat/emotes")).then(function (r) {
       if (r.status !== 200 || !r.body || !Array.isArray(r.body.emotes)) return;
       var next = dict();
       var n = 0;
@@ -688,7 +692,7 @@ const CHAT_SCRIPT = String.raw`
   }
 
   function refreshViewers() {
-    return api("GET", BASE + "/viewers").then(function (r) {
+    return api("GET", withAccess(BASE + "/viewers")).then(function (r) {
       if (r.status === 200 && r.body) setViewers(r.body);
     }).catch(function () { /* shown when a count arrives */ });
   }
@@ -704,7 +708,7 @@ const CHAT_SCRIPT = String.raw`
 
   setInterval(updateComposer, 1000);
   updateComposer();
-  api("GET", BASE).then(function (r) {
+  api("GET", withAccess(BASE)).then(function (r) {
     // No such stream in the control plane (a stream published with a local key): no chat to join.
     if (r.status === 404) {
       chat.state = "unavailable";
@@ -806,4 +810,6 @@ export const chatPaneMarkup = (streamId: string): string => {
 };
 
 /** The pane's script (after the player's), nonce'd by the caller. */
-export const chatPaneScript = (streamId: string): string => `(function (STREAM_ID) {${CLIENT_PRELUDE}${CHAT_SCRIPT}})(${scriptJson(streamId)});`;
+/** @param playbackToken the signed watch link's token, for a private stream (null: none) */
+export const chatPaneScript = (streamId: string, playbackToken: string | null = null): string =>
+  `(function (STREAM_ID, PLAYBACK_TOKEN) {${CLIENT_PRELUDE}${CHAT_SCRIPT}})(${scriptJson(streamId)}, ${scriptJson(playbackToken)});`;

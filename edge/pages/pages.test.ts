@@ -61,7 +61,7 @@ describe("watch page", () => {
     expect(text).toContain(`<script src="${HLS_JS_PATH}"></script>`);
     expect(text).toContain("lowLatencyMode: true");
     expect(text).toContain('"/hls/" + encodeURIComponent(STREAM_ID) + "/master.m3u8"');
-    expect(text).toContain('})("demo");');
+    expect(text).toContain('})("demo", null);');
     expect(text).toContain('id="latency"');
     expect(text).toContain('id="quality"');
     // DVR: a Go live button (hidden until the viewer is behind) and no automatic catch-up while rewound.
@@ -96,7 +96,7 @@ describe("watch page", () => {
     const html = watchPage(`x</script><script>alert(1)</script>"'&`);
     expect(html).not.toContain("</script><script>alert(1)");
     expect(html).toContain("<h1>x&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;</h1>");
-    expect(html).toContain(String.raw`})("x\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e\"'\u0026");`);
+    expect(html).toContain(String.raw`})("x\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e\"'\u0026", null);`);
     expect(scriptJson("\u2028<!--")).toBe(String.raw`"\u2028\u003c!--"`);
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   });

@@ -614,7 +614,7 @@ export interface WatchPageOptions {
  * signed: a verified signed master playlist URL. private: no usable URL; `message` is shown, and the
  * page asks the API for one when `askOwner` (the owner's session may get one).
  */
-export type WatchPlayback = { kind: "public" } | { kind: "signed"; src: string } | { kind: "private"; message: string; askOwner: boolean };
+export type WatchPlayback = { kind: "public" } | { kind: "signed"; src: string; token: string } | { kind: "private"; message: string; askOwner: boolean };
 
 const playbackJson = (p: WatchPlayback = { kind: "public" }): string =>
   scriptJson({
@@ -675,7 +675,7 @@ ${chatPaneMarkup(streamId)}
 (function (STREAM_ID, PLAYBACK) {${PLAYER_SCRIPT}${PRIVATE_SCRIPT}})(${scriptJson(streamId)}, ${playbackJson(options.playback)});
 </script>
 <script${nonce}>
-${chatPaneScript(streamId)}
+${chatPaneScript(streamId, options.playback?.kind === "signed" ? options.playback.token : null)}
 </script>
 </body>
 </html>

@@ -13,8 +13,8 @@ import { ApiError, conflict, forbidden, invalidFields, notFound, unauthorized, u
 import { queryInteger } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
 import { isStreamId, parseUint } from "../../shared/ids.ts";
-import { canManage, loadStream } from "../streams/access.ts";
-import { checkPlaybackToken } from "../streams/playback-access.ts";
+import { loadStream } from "../streams/access.ts";
+import { requireViewAccess } from "../streams/view-access.ts";
 import type { StreamRow } from "../streams/model.ts";
 
 /** The subprotocol a browser offers beside its token: `new WebSocket(url, ["cascade-chat", token])`. */
@@ -50,18 +50,6 @@ const requireModerator = async (db: D1Database, user: UserClaims, stream: Stream
   if (!(await isChannelModerator(db, stream.user_id, user.sub))) throw forbidden("only the broadcaster and channel moderators may do this");
 };
 
-/**
- * A private stream's chat is for whoever may watch it: its owner and admins, or a viewer holding a
- * signed playback token for it (`?playback_token=`). Anyone else is told the stream does not exist,
- * as by GET /api/v1/streams/:id.
- */
-const requireChatAccess = async (c: Context<{ Bindings: EdgeEnv }>, stream: StreamRow, user: UserClaims | null): Promise<void> => {
-  if (stream.visibility !== "private" || canManage(user, stream)) return;
-  const token = c.req.query("playback_token");
-  if (token && (await checkPlaybackToken(c.env, token, stream.id, new URL(c.req.url).pathname)).ok) return;
-  throw notFound("stream");
-};
-
 /** The broadcaster (or an admin); 403 for anyone else. */
 const requireBroadcaster = (user: UserClaims, stream: StreamRow): void => {
   if (user.sub !== stream.user_id && user.role !== "admin") throw forbidden("only the broadcaster may do this");
@@ -85,14 +73,14 @@ export const chatRoutes = () => {
     const token = chatToken(url, protocols);
     const shards = chatShardCount(c.env);
     let join: ChatJoin = { streamId: stream.id, shard: 0, shards, ownerId: stream.user_id, user: null, canModerate: false, staff: false };
-    if (!token) await requireChatAccess(c, stream, null);
+    if (!token) await requireViewAccess(c, stream, null);
     if (token) {
       const result = await verifyUserToken(jwtSecret(c.env), token);
       if (!result.ok) throw unauthorized(result.reason === "expired" ? "token expired" : "invalid token");
       const claims = result.claims;
       const badges = await badgesFor(db, stream.user_id, claims.sub);
       const staff = isStaff(claims);
-      await requireChatAccess(c, stream, claims);
+      await requireViewAccess(c, stream, claims);
       join = { ...join, user: { id: claims.sub, username: claims.username, badges }, staff, canModerate: staff || badges.includes("broadcaster") || badges.includes("moderator") };
     }
     join.shard = shardFor(join.user?.id ?? null, shards);
@@ -108,7 +96,7 @@ export const chatRoutes = () => {
   app.get("/api/v1/streams/:id/chat/messages", async (c) => {
     const user = await optionalUser(c);
     const stream = await loadStream(requireDb(c.env), c.req.param("id"));
-    await requireChatAccess(c, stream, user);
+    await requireViewAccess(c, stream, user);
     const errors: FieldErrors = {};
     const limit = queryInteger(c.req.query("limit"), "limit", { min: 1, max: 100, fallback: 50 }, errors);
     const before = c.req.query("before") ?? null;
@@ -164,8 +152,10 @@ export const chatRoutes = () => {
   app.get("/api/v1/streams/:id/chat/emotes", async (c) => {
     const db = requireDb(c.env);
     const stream = await loadStream(db, c.req.param("id"));
-    // Public and shared by every viewer of the room: a short cache keeps the page loads cheap.
-    return c.json({ emotes: await listEmotes(db, stream.user_id) }, 200, { "cache-control": "public, max-age=10" });
+    await requireViewAccess(c, stream, await optionalUser(c));
+    // Shared by every viewer of the room: a short cache keeps the page loads cheap (a private
+    // stream's answer stays in its viewers' browsers, so it does not tell anyone else it exists).
+    return c.json({ emotes: await listEmotes(db, stream.user_id) }, 200, { "cache-control": `${stream.visibility === "private" ? "private" : "public"}, max-age=10` });
   });
 
   app.put("/api/v1/streams/:id/chat/emotes/:code", async (c) => {

@@ -11,9 +11,10 @@ import { readJsonObject } from "../http/json-body.ts";
 import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
 import { signPlaybackToken } from "../../shared/playback-token.ts";
 import { getRecording } from "../recordings/recording-store.ts";
-import { canManage, loadManagedStream, loadVisibleStream } from "../streams/access.ts";
+import { canManage, loadManagedStream, loadStream, loadVisibleStream } from "../streams/access.ts";
 import { playbackKey } from "../streams/playback-keys.ts";
 import { readPlaybackTokenInput, signedStreamUrls, signedVodUrl } from "../streams/playback-input.ts";
+import { requireViewAccess } from "../streams/view-access.ts";
 import { forgetStreamVisibility } from "../streams/visibility.ts";
 import { d1StreamLifecycle, type LifecycleFactory } from "../streams/lifecycle.ts";
 import { ACTIVE_STATUSES, DEFAULT_DVR_WINDOW, DEFAULT_INGEST_RTMP_URL, ownerStreamView, publicStreamView, streamUrls } from "../streams/model.ts";
@@ -74,7 +75,8 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
 
   app.get("/api/v1/streams/:id", async (c) => {
     const user = await optionalUser(c);
-    const stream = await loadVisibleStream(requireDb(c.env), c.req.param("id"), user);
+    const stream = await loadStream(requireDb(c.env), c.req.param("id"));
+    await requireViewAccess(c, stream, user);
     return c.json(canManage(user, stream) ? ownerStreamView(stream, ingestUrl(c.env)) : publicStreamView(stream));
   });
 

@@ -7,7 +7,9 @@ import { ApiError, invalidFields, unavailable, type FieldErrors } from "../http/
 import { FieldReader } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
 import { BUFFER_S_MAX, ERRORS_MAX, LATENCY_MS_MAX, parsePlayerStats, type PlayerStats } from "../analytics/player-stats.ts";
+import { optionalUser } from "../accounts/auth.ts";
 import { loadStream } from "../streams/access.ts";
+import { requireViewAccess } from "../streams/view-access.ts";
 import { MAX_BATCH_SESSIONS, type HeartbeatAggregator } from "../viewers/aggregator.ts";
 import { counterStub, flushTarget, readStats, recordBatch } from "../viewers/counter-client.ts";
 import { flushIntervalMs, isSessionId, SESSION_ID_PATTERN, SESSION_ID_RULE, SESSION_WINDOW_MS } from "../viewers/sessions.ts";
@@ -94,9 +96,11 @@ export const viewerRoutes = (o: ViewerRoutesOptions) => {
 
   app.get("/api/v1/streams/:id/viewers", async (c) => {
     const stream = await loadStream(requireDb(c.env), streamIdParam(c));
+    await requireViewAccess(c, stream, await optionalUser(c));
     const v = await streamViewers(c.env, stream, o.aggregator);
-    // Counts move every few seconds: a short shared lifetime spares the counter a read per page view.
-    return c.json({ stream_id: stream.id, status: stream.status, viewers: v.current, peak: v.peak }, 200, { "cache-control": "public, max-age=5" });
+    // Counts move every few seconds: a short shared lifetime spares the counter a read per page view
+    // (a private stream's count is only for its viewers: kept by their browser, never by a shared cache).
+    return c.json({ stream_id: stream.id, status: stream.status, viewers: v.current, peak: v.peak }, 200, { "cache-control": `${stream.visibility === "private" ? "private" : "public"}, max-age=5` });
   });
 
   app.post("/api/v1/edge/viewers/:id/flush", async (c) => {

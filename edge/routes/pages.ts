@@ -52,7 +52,7 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
     if (signed !== undefined && signed !== "") {
       // `?t=<token>` from a signed watch link: play through the signed playlist URL when the token is good.
       const checked = await checkPlaybackToken(c.env, signed, streamId, `/watch/${streamId}`);
-      if (checked.ok) playback = { kind: "signed", src: signedStreamUrls(streamId, signed).hls };
+      if (checked.ok) playback = { kind: "signed", src: signedStreamUrls(streamId, signed).hls, token: signed };
       else if (visibility === "private") {
         status = checked.response.status;
         await checked.response.body?.cancel();

@@ -272,3 +272,33 @@ describe("a private stream's chat", () => {
     expect((await api.call("GET", `/api/v1/streams/${pub.stream_id}/chat/messages`)).status).toBe(200);
   });
 });
+
+describe("what surrounds a private stream: its details, viewer count and chat emotes", () => {
+  it("owner, admins and holders of a playback token read them (and its emotes); anyone else gets 404; none is shared-cached", async () => {
+    const owner = await api.signUp("cntpriv");
+    const other = await api.signUp("cntpeek");
+    const s = await api.createStream(owner.token, { title: "Counted quietly", visibility: "private" });
+    const minted = await api.call<{ token: string }>("POST", `/api/v1/streams/${s.stream_id}/playback-token`, { token: owner.token, json: {} });
+    const forged = `${minted.body.token.slice(0, -2)}AA`;
+    for (const path of [`/api/v1/streams/${s.stream_id}/viewers`, `/api/v1/streams/${s.stream_id}`, `/api/v1/streams/${s.stream_id}/chat/emotes`]) {
+      for (const token of [null, other.token]) {
+        const r = await api.call("GET", path, { token });
+        expect({ path, status: r.status, error: r.body.error }).toEqual({ path, status: 404, error: "stream not found" });
+      }
+      expect((await api.call("GET", `${path}?playback_token=${forged}`)).status, path).toBe(404);
+      expect((await api.call("GET", path, { token: owner.token })).status, path).toBe(200);
+      const signed = await api.call<{ stream_id?: string; ingest_urls?: unknown }>("GET", `${path}?playback_token=${minted.body.token}`);
+      expect(signed.status, path).toBe(200);
+      if (!path.endsWith("/emotes")) expect(signed.body.stream_id).toBe(s.stream_id);
+      // A signed viewer sees what the public would, never the owner's view.
+      expect(signed.body.ingest_urls).toBeUndefined();
+    }
+    const count = await api.call("GET", `/api/v1/streams/${s.stream_id}/viewers`, { token: owner.token });
+    expect(count.headers.get("cache-control")).toBe("private, max-age=5");
+    expect((await api.call("GET", `/api/v1/streams/${s.stream_id}/chat/emotes`, { token: owner.token })).headers.get("cache-control")).toBe("private, max-age=10");
+    const pub = await api.createStream(owner.token, { title: "Counted openly" });
+    const open = await api.call("GET", `/api/v1/streams/${pub.stream_id}/viewers`);
+    expect(open.status).toBe(200);
+    expect(open.headers.get("cache-control")).toBe("public, max-age=5");
+  });
+});
