@@ -8,7 +8,7 @@ export interface EdgeEnv {
   EDGE_ADMIN_TOKEN?: string;
   /** Target duration assumed for a stream before the edge has seen one of its media playlists (seconds). */
   DEFAULT_TARGET_DURATION?: string;
-  /** MiB of isolate memory for hot playlists and media in front of the Cache API (default 32, max 96; "0": off). */
+  /** MiB of isolate memory for hot media (not playlists) in front of the Cache API (default 32, max 96; "0": off). */
   EDGE_MEMORY_CACHE_MB?: string;
   /** The control plane's database (users, streams, categories, follows, nodes …). */
   DB?: D1Database;

@@ -3,6 +3,7 @@ import type { Coalescer } from "./coalescer.ts";
 import type { EdgeCache } from "./edge-cache.ts";
 import type { EdgeObject } from "./edge-object.ts";
 import { readFetched, type Fetched } from "./fetched.ts";
+import { gzipBytes } from "./gzip-once.ts";
 import { edgeTtl } from "./lifetimes.ts";
 import { targetDurationOf, type TargetDurations } from "./target-durations.ts";
 
@@ -58,11 +59,13 @@ export const deliver = async (object: EdgeObject, deps: DeliveryDeps, force = fa
       const learned = targetDurationOf(new TextDecoder().decode(fetched.body));
       if (learned) deps.targetDurations.learn(object.streamId, learned);
     }
+    if (isPlaylist(object)) fetched.gzip = await gzipBytes(fetched.body);
     return fetched;
   };
   const settle = (value: Fetched) => deps.cache.put(object.key, value, edgeTtl(object, value.status, deps.targetDurations.get(object.streamId), value.maxAge));
   const started = deps.now();
-  const run = deps.coalescer.run(object.key, fill, settle);
+  // The fill aborts itself at boundMs + 5 s; one still pending after that lost its request.
+  const run = deps.coalescer.run(object.key, fill, settle, boundMs + 10_000);
   deps.waitUntil(run.then((r) => r.settled, () => {}));
   try {
     const outcome = await Promise.race([run, sleep(boundMs)]);

@@ -9,6 +9,13 @@ const ORIGIN_MAX_AGE = "x-cascade-origin-max-age";
 const STORED_AT = "x-cascade-stored-at";
 
 /**
+ * Media (init, parts, segments, thumbnails) goes through the memory tier; playlists do not: with
+ * them in memory too, the offload benchmark under overload (1,000 players, 2 cores) saw blocking
+ * playlists fetched upstream 1.12–1.20 times per edge instead of once.
+ */
+const remembers = (key: string): boolean => !key.includes(".m3u8");
+
+/**
  * The Cache API seen as a store of Fetched objects. Entries are kept identity-encoded with the
  * time the origin answered, from which `Age` is derived on every hit (checklist rule 63). With a
  * memory tier, hot objects are answered from isolate memory and the Cache API is read only on a
@@ -27,7 +34,7 @@ export class EdgeCache {
   }
 
   async get(key: string): Promise<Fetched | null> {
-    const remembered = this.memory?.get(key);
+    const remembered = remembers(key) ? this.memory?.get(key) : null;
     if (remembered) return remembered;
     const hit = await (await this.cache).match(this.request(key));
     if (!hit) return null;
@@ -42,7 +49,7 @@ export class EdgeCache {
     };
     const storedFor = Number(/max-age=(\d+)/.exec(hit.headers.get("cache-control") ?? "")?.[1] ?? 0);
     const storedAt = Number(hit.headers.get(STORED_AT) ?? 0);
-    if (this.memory && storedFor > 0 && storedAt > 0) this.memory.set(key, fetched, storedAt + storedFor * 1000);
+    if (this.memory && remembers(key) && storedFor > 0 && storedAt > 0) this.memory.set(key, fetched, storedAt + storedFor * 1000);
     return fetched;
   }
 
@@ -59,7 +66,7 @@ export class EdgeCache {
     if (value.lastModified) headers.set(LAST_MODIFIED, value.lastModified);
     if (value.etag) headers.set(ETAG, value.etag);
     if (value.maxAge !== undefined && value.maxAge !== null) headers.set(ORIGIN_MAX_AGE, String(value.maxAge));
-    this.memory?.set(key, value, Date.now() + ttlSeconds * 1000);
+    if (remembers(key)) this.memory?.set(key, value, Date.now() + ttlSeconds * 1000);
     await (await this.cache).put(this.request(key), new Response(value.body as Uint8Array<ArrayBuffer>, { status: 200, headers }));
   }
 

@@ -15,6 +15,8 @@ export interface Fetched {
   etag?: string | null;
   /** Origin's `Cache-Control: max-age`, where the edge follows it (thumbnails); null when absent. */
   maxAge?: number | null;
+  /** The body gzipped, made once by the fill for playlists (every coalesced viewer sends these bytes). */
+  gzip?: Uint8Array;
 }
 
 /** `max-age` from a Cache-Control value; null when absent or malformed. */

@@ -8,11 +8,18 @@ import type { Fetched } from "./fetched.ts";
  */
 const compressed = new WeakMap<Fetched, Uint8Array>();
 
+export const gzipBytes = async (body: Uint8Array): Promise<Uint8Array> =>
+  new Uint8Array(await new Response(new Blob([body as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+
+/**
+ * The fill compresses a playlist before anyone is answered (Fetched.gzip), so a herd of coalesced
+ * viewers resumed at once does not compress it once each; an object read back from the Cache API
+ * by a cold isolate is compressed here, once per Fetched.
+ */
 export const gzipOnce = async (fetched: Fetched): Promise<Uint8Array> => {
-  const done = compressed.get(fetched);
+  const done = fetched.gzip ?? compressed.get(fetched);
   if (done) return done;
-  const stream = new Blob([fetched.body as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
-  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  const bytes = await gzipBytes(fetched.body);
   compressed.set(fetched, bytes);
   return bytes;
 };

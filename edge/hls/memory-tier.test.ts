@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Fetched } from "./fetched.ts";
+import { EdgeCache } from "./edge-cache.ts";
 import { MEMORY_TIER_MAX_SECONDS, MemoryTier } from "./memory-tier.ts";
 
 const object = (bytes: number): Fetched => ({ status: 200, contentType: "video/mp4", body: new Uint8Array(bytes), fetchedAt: 0, lastModified: null });
@@ -53,5 +54,24 @@ describe("MemoryTier", () => {
     expect(tier.delete("a")).toBe(true);
     expect(tier.delete("a")).toBe(false);
     expect(tier.bytes).toBe(0);
+  });
+});
+
+describe("EdgeCache with a memory tier", () => {
+  it("answers media from isolate memory; playlists always from the Cache API", async () => {
+    const cache = await caches.open(`memory-tier-${Date.now()}`);
+    const edgeCache = new EdgeCache(Promise.resolve(cache), "https://edge-cache.test/", new MemoryTier(1 << 20));
+    const part = "s1/180p/part3.1.m4s";
+    const playlist = "s1/180p/index.m3u8?_HLS_msn=3&_HLS_part=1";
+    await edgeCache.put(part, object(100), 60);
+    await edgeCache.put(playlist, { ...object(50), contentType: "application/vnd.apple.mpegurl" }, 60);
+    // Gone from the Cache API behind the tier's back (another isolate purged it, say).
+    await cache.delete(new Request(`https://edge-cache.test/${part}`));
+    await cache.delete(new Request(`https://edge-cache.test/${playlist}`));
+    expect((await edgeCache.get(part))?.body.byteLength).toBe(100);
+    expect(await edgeCache.get(playlist)).toBeNull();
+    // delete() drops both tiers.
+    expect(await edgeCache.delete(part)).toBe(true);
+    expect(await edgeCache.get(part)).toBeNull();
   });
 });
