@@ -90,12 +90,12 @@ export class Coalescer<T> {
   private wait(slot: Slot<T>): Promise<Outcome<T>> {
     if (slot.outcome) return Promise.resolve(slot.outcome);
     return new Promise<Outcome<T>>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: ReturnType<typeof setTimeout> | null = null;
       let done = false;
       const settle = (outcome: Outcome<T>) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        if (timer !== null) clearTimeout(timer);
         resolve(outcome);
       };
       const check = () => {
