@@ -68,6 +68,10 @@ export default defineConfig({
           testTimeout: 240_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+          // One retry: on a loaded 2-core machine a whole-stack case has flaked (the long publisher
+          // drop once stayed "reconnecting" past its 35 s deadline, cause not found); a real
+          // regression fails twice. A retried case prints its first failure in the output.
+          retry: 1,
           sequence: { groupOrder: 2 },
         },
       },
