@@ -66,7 +66,7 @@ describe("watch page: chat pane and viewer count", () => {
     expect(chat).toContain('BASE + "/chat/messages?limit=50&before="');
     expect(chat).toContain('BASE + "/chat/emotes"');
     expect(chat).toContain('BASE + "/chat/moderators/"');
-    expect(chat).toContain('BASE + "/heartbeat", playerFigures({ session_id: viewerSessionId() })');
+    expect(chat).toContain('withAccess(BASE + "/heartbeat"), playerFigures({ session_id: viewerSessionId() })');
     expect(chat).toContain(`var HEARTBEAT_MS = ${HEARTBEAT_INTERVAL_S * 1000};`);
     // A socket message may be one frame or an array of frames.
     expect(chat).toContain("Array.isArray(data) ? data : [data]");

@@ -679,7 +679,7 @@ const CHAT_SCRIPT = String.raw`
   function heartbeat() {
     if (!watching()) return;
     lastHeartbeat = Date.now();
-    api("POST", BASE + "/heartbeat", playerFigures({ session_id: viewerSessionId() })).then(function (r) {
+    api("POST", withAccess(BASE + "/heartbeat"), playerFigures({ session_id: viewerSessionId() })).then(function (r) {
       if (r.status >= 200 && r.status < 300) {
         chat.heartbeats++;
         if (r.body && typeof r.body.viewers === "number") setViewers(r.body);

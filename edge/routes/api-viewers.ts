@@ -3,13 +3,15 @@ import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
 import { timingSafeEqualText } from "../../shared/tokens.ts";
 import { requireDb } from "../db/database.ts";
 import type { EdgeEnv } from "../env.ts";
-import { ApiError, invalidFields, unavailable, type FieldErrors } from "../http/api-error.ts";
+import { ApiError, invalidFields, notFound, unavailable, type FieldErrors } from "../http/api-error.ts";
 import { FieldReader } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
 import { BUFFER_S_MAX, ERRORS_MAX, LATENCY_MS_MAX, parsePlayerStats, type PlayerStats } from "../analytics/player-stats.ts";
 import { optionalUser } from "../accounts/auth.ts";
 import { loadStream } from "../streams/access.ts";
 import { requireViewAccess } from "../streams/view-access.ts";
+import { checkPlaybackToken } from "../streams/playback-access.ts";
+import { streamVisibility } from "../streams/visibility.ts";
 import { MAX_BATCH_SESSIONS, type HeartbeatAggregator } from "../viewers/aggregator.ts";
 import { counterStub, flushTarget, readStats, recordBatch } from "../viewers/counter-client.ts";
 import { flushIntervalMs, isSessionId, SESSION_ID_PATTERN, SESSION_ID_RULE, SESSION_WINDOW_MS } from "../viewers/sessions.ts";
@@ -77,9 +79,31 @@ export const viewerRoutes = (o: ViewerRoutesOptions) => {
   const app = new Hono<{ Bindings: EdgeEnv }>();
   const send = o.forward ?? ((req: Request) => fetch(req));
 
-  // No D1 read per heartbeat: an id that names no stream only ever reaches an object nobody reads.
+  /**
+   * A private stream is counted only from its viewers: a valid `?playback_token=` for it, or its
+   * owner or an admin; anyone else is told it does not exist (as GET /api/v1/streams/:id does) and
+   * nothing is counted. Visibility comes from the isolate's cache the delivery routes share, so a
+   * heartbeat costs no D1 read; only an owner's own heartbeat reads the stream row.
+   */
+  const requireHeartbeatAccess = async (c: C, id: string): Promise<void> => {
+    let visibility;
+    try {
+      visibility = await streamVisibility(c.env, id, send);
+    } catch {
+      throw new ApiError(503, "cannot check the stream's visibility right now", {}, { "retry-after": "2" });
+    }
+    if (visibility !== "private") return;
+    const token = c.req.query("playback_token");
+    if (token && (await checkPlaybackToken(c.env, token, id, new URL(c.req.url).pathname)).ok) return;
+    const user = await optionalUser(c);
+    if (user && c.env.DB) return requireViewAccess(c, await loadStream(c.env.DB, id), user);
+    throw notFound("stream");
+  };
+
+  // An id that names no stream (the origin's local keys) is counted all the same: it only ever reaches an object nobody reads.
   app.post("/api/v1/streams/:id/heartbeat", async (c) => {
     const id = streamIdParam(c);
+    await requireHeartbeatAccess(c, id);
     const body = await readJsonObject(c, HEARTBEAT_BODY_MAX);
     const fields = new FieldReader(body);
     const sessionId = fields.string("session_id", { required: true, max: 64, pattern: SESSION_ID_PATTERN, patternMessage: SESSION_ID_RULE, trim: false });

@@ -302,3 +302,46 @@ describe("what surrounds a private stream: its details, viewer count and chat em
     expect(open.headers.get("cache-control")).toBe("public, max-age=5");
   });
 });
+
+describe("heartbeats of a private stream", () => {
+  const counted = async (id: string) => {
+    const r = await api.call<{ records: number }>("GET", `/api/v1/edge/viewers/${id}/stats`, { token: testEnv().EDGE_ADMIN_TOKEN! });
+    return r.body.records;
+  };
+  const FAST = { VIEWER_FLUSH_INTERVAL_S: "0.05" };
+  const session = () => crypto.randomUUID().replaceAll("-", "");
+
+  it("count only from its owner, admins and playback-token holders; anyone else gets 404 and nothing is counted", async () => {
+    const owner = await api.signUp("hbpriv");
+    const other = await api.signUp("hbpeek");
+    const s = await api.createStream(owner.token, { title: "Counted privately", visibility: "private" });
+    await setStreamState(s.stream_id, { status: "live" });
+    const minted = await api.call<{ token: string }>("POST", `/api/v1/streams/${s.stream_id}/playback-token`, { token: owner.token, json: {} });
+    const path = `/api/v1/streams/${s.stream_id}/heartbeat`;
+    const forged = `${minted.body.token.slice(0, -2)}AA`;
+    const before = await counted(s.stream_id);
+    for (const [label, url, token] of [
+      ["anonymous", path, null],
+      ["another user", path, other.token],
+      ["forged token", `${path}?playback_token=${forged}`, null],
+    ] as const) {
+      const r = await api.call("POST", url, { token, json: { session_id: session() } }, FAST);
+      expect({ label, status: r.status, error: r.body.error }).toEqual({ label, status: 404, error: "stream not found" });
+    }
+    // Each call waits for its flush (50 ms interval): a refused beat that was batched would be in the counter now.
+    expect(await counted(s.stream_id)).toBe(before);
+
+    // A stream token for another stream does not open this one either.
+    const elsewhere = await api.createStream(owner.token, { title: "Other private", visibility: "private" });
+    const otherToken = await api.call<{ token: string }>("POST", `/api/v1/streams/${elsewhere.stream_id}/playback-token`, { token: owner.token, json: {} });
+    expect((await api.call("POST", `${path}?playback_token=${otherToken.body.token}`, { json: { session_id: session() } }, FAST)).status).toBe(404);
+
+    expect((await api.call("POST", `${path}?playback_token=${minted.body.token}`, { json: { session_id: session() } }, FAST)).status).toBe(204);
+    expect((await api.call("POST", path, { token: owner.token, json: { session_id: session() } }, FAST)).status).toBe(204);
+    expect(await counted(s.stream_id)).toBe(before + 2);
+    // Public streams (and ids the control plane does not know: the origin's local keys) stay open to all.
+    const pub = await api.createStream(owner.token, { title: "Counted openly" });
+    expect((await api.call("POST", `/api/v1/streams/${pub.stream_id}/heartbeat`, { json: { session_id: session() } }, FAST)).status).toBe(204);
+    expect((await api.call("POST", "/api/v1/streams/demo/heartbeat", { json: { session_id: session() } }, FAST)).status).toBe(204);
+  });
+});
