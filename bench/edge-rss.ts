@@ -18,11 +18,14 @@ import { OUT_DIR, ROOT, freePort, readRss, spawnGroup, stopGroup, waitForHttp } 
 import type { BenchOptions, BenchResult, Benchmark, Table } from "./lib/report.ts";
 import { envNumber } from "./lib/settings.ts";
 import { fmt, ratio } from "./lib/stats.ts";
-import { workerdPids } from "./lib/workerd.ts";
+import { connectWorkerHeap, type LiveHeap } from "./lib/worker-heap.ts";
+import { workerdRoles } from "./lib/workerd.ts";
 
 const PART_MS = 500;
 const PARTS_PER_SEGMENT = 4;
 const SAMPLE_EVERY_S = 15;
+/** How long the viewers pause before a live-heap snapshot: requests end, timers fire, fills settle. */
+const QUIESCE_MS = 10_000;
 const STREAM = "rsstest";
 
 interface Settings {
@@ -36,7 +39,7 @@ const settingsFor = (quick: boolean): Settings => ({
 });
 
 /** A live rendition that gains one 0.5 s part every 0.5 s, answering blocking reloads when the part exists. */
-const standInOrigin = async (t0: number): Promise<{ url: string; close(): Promise<void> }> => {
+export const standInOrigin = async (t0: number): Promise<{ url: string; close(): Promise<void> }> => {
   const part = new Uint8Array(25_000).fill(0x5a);
   const nowPart = () => Math.floor((Date.now() - t0) / PART_MS);
   const playlist = (upTo: number): string => {
@@ -76,7 +79,14 @@ const standInOrigin = async (t0: number): Promise<{ url: string; close(): Promis
 interface Sample {
   seconds: number;
   requests: number;
+  /** Both workerd processes of the wrangler dev instance. */
   rssMiB: number;
+  /** The Worker's own workerd. */
+  workerMiB: number;
+  /** wrangler's dev proxy (its own workerd, on the public port). */
+  proxyMiB: number;
+  /** The Worker's V8 heap in use (NaN when the inspector did not answer). */
+  heapMiB: number;
 }
 
 interface Run {
@@ -84,8 +94,14 @@ interface Run {
   samples: Sample[];
   requests: number;
   errors: number;
-  /** Least-squares slope of RSS over requests, MiB per 10,000 requests. */
+  /** Least-squares slopes over requests after the first minute, MiB per 10,000 requests. */
   perTenThousand: number;
+  workerPerTenThousand: number;
+  proxyPerTenThousand: number;
+  /** Live heap (snapshot, no request in flight) after the first minute and at the end. */
+  live: Array<{ requests: number; heap: LiveHeap | null }>;
+  /** Live heap growth between those two, MiB per 10,000 requests. */
+  liveGrowth: number;
 }
 
 const slope = (xs: number[], ys: number[]): number => {
@@ -97,7 +113,7 @@ const slope = (xs: number[], ys: number[]): number => {
   return den > 0 ? num / den : Number.NaN;
 };
 
-const workerdRssMiB = (pgid: number): number => workerdPids(pgid).reduce((sum, pid) => sum + (readRss(pid)?.rssKiB ?? 0), 0) / 1024;
+const rssMiB = (pids: number[]): number => pids.reduce((sum, pid) => sum + (readRss(pid)?.rssKiB ?? 0), 0) / 1024;
 
 /**
  * `viewers` loops, each asking two URLs per part target (Cascade: the blocking reload for the
@@ -125,32 +141,62 @@ const drive = async (label: string, port: number, pgid: number, s: Settings, url
       });
     });
   const samples: Sample[] = [];
+  const heap = await connectWorkerHeap(pgid).catch((err: Error) => {
+    log(`  ${label}: the Worker's heap will not be sampled (${err.message})`);
+    return null;
+  });
   const t0 = monoMs();
   let running = true;
-  const loops = Array.from({ length: s.viewers }, async (_, i) => {
-    await sleep((i / s.viewers) * PART_MS);
-    while (running) {
-      const part = Math.floor((Date.now() - t0Wall) / PART_MS) + 1;
-      const [a, b] = urls(part);
-      await get(a);
-      await get(b);
-      const nextAt = t0Wall + part * PART_MS;
-      await sleep(Math.max(0, nextAt - Date.now()));
-    }
-  });
+  const startLoops = () =>
+    Array.from({ length: s.viewers }, async (_, i) => {
+      await sleep((i / s.viewers) * PART_MS);
+      while (running) {
+        const part = Math.floor((Date.now() - t0Wall) / PART_MS) + 1;
+        const [a, b] = urls(part);
+        await get(a);
+        await get(b);
+        const nextAt = t0Wall + part * PART_MS;
+        await sleep(Math.max(0, nextAt - Date.now()));
+      }
+    });
+  let loops = startLoops();
+  /** The Worker's live heap with no request in flight: viewers stop, the isolate idles, a snapshot. */
+  const quiescentHeap = async (): Promise<LiveHeap | null> => {
+    running = false;
+    await Promise.all(loops);
+    await sleep(QUIESCE_MS);
+    const live = (await heap?.live()) ?? null;
+    log(`  ${label}: after ${requests} requests, idle: live JS heap ${live ? `${fmt(live.liveMiB, 2)} MiB, ${live.objects} objects` : "not read"}`);
+    return live;
+  };
+  const live: Array<{ requests: number; heap: LiveHeap | null }> = [];
   for (let at = SAMPLE_EVERY_S; at <= s.seconds; at += SAMPLE_EVERY_S) {
     await sleepUntil(t0 + at * 1000);
-    const sample = { seconds: at, requests, rssMiB: workerdRssMiB(pgid) };
+    const roles = workerdRoles(pgid);
+    const workerMiB = rssMiB(roles.worker);
+    const proxyMiB = rssMiB(roles.proxy);
+    const sample = { seconds: at, requests, rssMiB: workerMiB + proxyMiB, workerMiB, proxyMiB, heapMiB: (await heap?.usage())?.usedMiB ?? Number.NaN };
     samples.push(sample);
-    if (at % 60 === 0 || at === s.seconds) log(`  ${label}: ${at} s, ${requests} requests (${errors} errors), workerd RSS ${fmt(sample.rssMiB, 1)} MiB`);
+    if (at === 60 && s.seconds > 60) {
+      live.push({ requests, heap: await quiescentHeap() });
+      running = true;
+      loops = startLoops();
+    }
+    if (at % 60 === 0 || at === s.seconds) log(`  ${label}: ${at} s, ${requests} requests (${errors} errors), workerd RSS ${fmt(sample.rssMiB, 1)} MiB (Worker ${fmt(workerMiB, 1)}, proxy ${fmt(proxyMiB, 1)}), JS heap ${fmt(sample.heapMiB, 1)} MiB`);
   }
-  running = false;
-  await Promise.all(loops);
+  live.push({ requests, heap: await quiescentHeap() });
   agent.destroy();
+  heap?.close();
   // The first minute holds start-up (compilation, caches filling); the slope is taken after it.
   const steady = samples.filter((x) => x.seconds > 60);
   const used = steady.length >= 3 ? steady : samples;
-  return { label, samples, requests, errors, perTenThousand: slope(used.map((x) => x.requests), used.map((x) => x.rssMiB)) * 10_000 };
+  const per = (pick: (x: Sample) => number): number => {
+    const pts = used.filter((x) => Number.isFinite(pick(x)));
+    return slope(pts.map((x) => x.requests), pts.map(pick)) * 10_000;
+  };
+  const [first, end] = live;
+  const liveGrowth = first?.heap && end?.heap && end.requests > first.requests ? ((end.heap.liveMiB - first.heap.liveMiB) / (end.requests - first.requests)) * 10_000 : Number.NaN;
+  return { label, samples, requests, errors, live, liveGrowth, perTenThousand: per((x) => x.rssMiB), workerPerTenThousand: per((x) => x.workerMiB), proxyPerTenThousand: per((x) => x.proxyMiB) };
 };
 
 const cascadeRun = async (s: Settings, log: (line: string) => void): Promise<Run> => {
@@ -200,31 +246,42 @@ const run = async ({ quick, log }: BenchOptions): Promise<BenchResult> => {
   const runs = [cascade, baseline];
   writeFileSync(
     path.join(OUT_DIR, "edge-rss-samples.csv"),
-    ["worker,seconds,requests,workerd_rss_mib", ...runs.flatMap((r) => r.samples.map((x) => `${r.label},${x.seconds},${x.requests},${x.rssMiB.toFixed(1)}`))].join("\n") + "\n",
+    ["worker,seconds,requests,workerd_rss_mib,worker_workerd_rss_mib,proxy_workerd_rss_mib,js_heap_in_use_mib", ...runs.flatMap((r) => r.samples.map((x) => `${r.label},${x.seconds},${x.requests},${x.rssMiB.toFixed(1)},${x.workerMiB.toFixed(1)},${x.proxyMiB.toFixed(1)},${x.heapMiB.toFixed(1)}`))].join("\n") + "\n",
   );
   const table: Table = {
-    title: "workerd RSS (MiB, all workerd processes of the wrangler dev instance) by time",
-    columns: ["seconds", ...runs.flatMap((r) => [`${r.label}: requests`, `${r.label}: RSS`])],
-    rows: cascade.samples.map((x, i) => [String(x.seconds), ...runs.flatMap((r) => [String(r.samples[i]?.requests ?? "–"), fmt(r.samples[i]?.rssMiB ?? Number.NaN, 1)])]),
+    title: "workerd RSS (MiB: the Worker's own workerd + wrangler's dev proxy) and the Worker's JS heap in use (MiB), by time",
+    columns: ["seconds", ...runs.flatMap((r) => [`${r.label}: requests`, `${r.label}: Worker RSS`, `${r.label}: proxy RSS`, `${r.label}: JS heap`])],
+    rows: cascade.samples.map((x, i) => [
+      String(x.seconds),
+      ...runs.flatMap((r) => {
+        const at = r.samples[i];
+        return [String(at?.requests ?? "–"), fmt(at?.workerMiB ?? Number.NaN, 1), fmt(at?.proxyMiB ?? Number.NaN, 1), fmt(at?.heapMiB ?? Number.NaN, 1)];
+      }),
+    ]),
   };
   const last = (r: Run) => r.samples.at(-1)?.rssMiB ?? Number.NaN;
-  log(`RSS growth per 10,000 requests: Cascade ${fmt(cascade.perTenThousand, 1)} MiB, one-line Worker ${fmt(baseline.perTenThousand, 1)} MiB (${ratio(cascade.perTenThousand, baseline.perTenThousand)})`);
+  const liveText = (r: Run) => r.live.map((x) => (x.heap ? `${fmt(x.heap.liveMiB, 2)} (${x.requests} req.)` : "not read")).join(" → ");
+  log(`RSS growth per 10,000 requests: Cascade ${fmt(cascade.perTenThousand, 1)} MiB (Worker ${fmt(cascade.workerPerTenThousand, 1)}, proxy ${fmt(cascade.proxyPerTenThousand, 1)}, live JS heap ${fmt(cascade.liveGrowth, 3)}), one-line Worker ${fmt(baseline.perTenThousand, 1)} MiB (Worker ${fmt(baseline.workerPerTenThousand, 1)}, proxy ${fmt(baseline.proxyPerTenThousand, 1)}, live JS heap ${fmt(baseline.liveGrowth, 3)})`);
   return {
     name: "edge-rss",
     title: "Edge runtime memory per request (local workerd)",
     method:
       `The Cascade edge Worker under wrangler dev (as npm start runs it, D1 migrated) serves ${s.viewers} simulated LL-HLS viewers: every part target (0.5 s) each asks a blocking playlist reload for the next part and then that part (25 kB), from a stand-in origin in the benchmark process that adds a part every 0.5 s. ` +
       "The baseline is a one-line Worker (a fixed JSON answer, nothing kept between requests) under the same wrangler dev, asked two URLs per viewer per 0.5 s. They run one after the other. " +
-      `The RSS of every workerd process of each wrangler dev instance is read every ${SAMPLE_EVERY_S} s; the growth figure is the least-squares slope of RSS over requests served after the first minute.`,
+      `Every ${SAMPLE_EVERY_S} s: the RSS of each wrangler dev instance's two workerd processes (the Worker's own, recognised by its --inspector-addr, and wrangler's dev proxy on the public port that relays every request to it), and the Worker's V8 heap in use (Runtime.getHeapUsage through wrangler's inspector proxy; workerd does not take a forced GC, so it includes garbage not yet collected). After the first minute and at the end the viewers pause for ${QUIESCE_MS / 1000} s and a heap snapshot is taken (V8 collects all garbage first): its objects' total size is the Worker's live heap with no request in flight — what the Worker's code keeps. RSS growth figures are least-squares slopes over requests served after the first minute; the live-heap growth is the difference between the two snapshots over the requests served between them.`,
     settings: `${s.seconds} s each, ${s.viewers} viewers (≈ ${s.viewers * 4} requests/s); samples in bench/out/edge-rss-samples.csv`,
     figures: [
-      { figure: "workerd RSS growth per 10,000 requests (MiB)", cascade: fmt(cascade.perTenThousand, 1), baseline: fmt(baseline.perTenThousand, 1), ratio: ratio(cascade.perTenThousand, baseline.perTenThousand) },
+      { figure: "workerd RSS growth per 10,000 requests, both processes (MiB)", cascade: fmt(cascade.perTenThousand, 1), baseline: fmt(baseline.perTenThousand, 1), ratio: ratio(cascade.perTenThousand, baseline.perTenThousand) },
+      { figure: "… of which wrangler's dev proxy (MiB)", cascade: fmt(cascade.proxyPerTenThousand, 1), baseline: fmt(baseline.proxyPerTenThousand, 1), ratio: ratio(cascade.proxyPerTenThousand, baseline.proxyPerTenThousand) },
+      { figure: "… of which the Worker's own workerd (MiB)", cascade: fmt(cascade.workerPerTenThousand, 1), baseline: fmt(baseline.workerPerTenThousand, 1), ratio: ratio(cascade.workerPerTenThousand, baseline.workerPerTenThousand) },
+      { figure: "the Worker's live JS heap, idle, after the first minute → at the end (MiB; heap snapshot)", cascade: liveText(cascade), baseline: liveText(baseline), ratio: "–" },
+      { figure: "the Worker's live JS heap growth per 10,000 requests (MiB)", cascade: fmt(cascade.liveGrowth, 3), baseline: fmt(baseline.liveGrowth, 3), ratio: "–" },
       { figure: `workerd RSS after ${s.seconds} s (MiB)`, cascade: fmt(last(cascade), 1), baseline: fmt(last(baseline), 1), ratio: ratio(last(cascade), last(baseline)) },
       { figure: "requests served / errors", cascade: `${cascade.requests} / ${cascade.errors}`, baseline: `${baseline.requests} / ${baseline.errors}`, ratio: "–" },
     ],
     tables: [table],
     notes: [
-      "A ratio near 1× means the growth is the local runtime's (wrangler dev's workerd keeps memory per request served even for a Worker that keeps nothing), not state the Cascade Worker holds; the Cascade Worker's own per-isolate state is bounded (coalescer slots released after each fill, memory tier ≤ EDGE_MEMORY_CACHE_MB and ≤ 30 s per object, stats map ≤ 10,000 keys).",
+      "The JS heap is what the Worker's code can keep; a flat heap under a growing RSS is the runtime's native memory (wrangler's proxy and workerd), not state the Cascade Worker holds. The Cascade Worker's own per-isolate state is bounded by design: coalescer slots released after each fill, memory tier ≤ EDGE_MEMORY_CACHE_MB (its ArrayBuffers live outside the V8 heap figure) and ≤ 30 s per object, stats map ≤ 10,000 keys.",
       "Production edges run in Cloudflare's workerd fleet, where isolates are recycled; this figure is about the local stack (npm start) and the soak run on it.",
     ],
   };

@@ -32,6 +32,7 @@ import { benchOverrides } from "./lib/settings.ts";
 import { histCount, histPercentile, mergeHist, type ChatReport, type ChatStart, type FromChat, type FromViewers, type ToChat, type ToViewers, type ViewerTarget, type ViewersReport, type ViewersStart } from "./lib/soak-protocol.ts";
 import { fmt, median } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
+import { connectWorkerHeap, type HeapUsage, type LiveHeap, type WorkerHeap } from "./lib/worker-heap.ts";
 import { findWorker, workerdPids } from "./lib/workerd.ts";
 
 const LABEL = "soak";
@@ -200,6 +201,8 @@ interface Role {
   server: boolean;
   /** Include descendants (false for the soak's own process, whose tree is everything). */
   descendants: boolean;
+  /** The name a process is reported under in its role (default: its command). */
+  label?: (p: ProcInfo) => string;
 }
 
 /** Per role and per `role/command` (processes of the same command in a tree summed): RSS KiB and CPU seconds. */
@@ -213,11 +216,11 @@ const sampleRoles = (roles: Role[]): { rss: Map<string, number>; cpu: Map<string
     if (root === null) continue;
     const procs = r.descendants ? tree(snap, root) : [snap.get(root)].filter((p): p is ProcInfo => p !== undefined);
     for (const p of procs) {
-      for (const key of [r.name, `${r.name}/${p.comm}`]) {
+      const k = `${r.name}/${r.label ? r.label(p) : p.comm}`;
+      for (const key of [r.name, k]) {
         rss.set(key, (rss.get(key) ?? 0) + p.rssKiB);
         cpu.set(key, (cpu.get(key) ?? 0) + p.cpuS);
       }
-      const k = `${r.name}/${p.comm}`;
       pids.set(k, [...(pids.get(k) ?? []), p.pid]);
     }
   }
@@ -308,6 +311,8 @@ interface Minute {
   /** Worker reloads seen (the Worker's workerd replaced), per edge. */
   reloads: string[];
   rss: Map<string, number>;
+  /** Each edge Worker's JavaScript heap (through wrangler's inspector), when it answered. */
+  heap: Map<string, HeapUsage>;
   /** CPU % of one core over the minute, per role. */
   cpuPct: Map<string, number>;
   encoderSpeed: number;
@@ -422,7 +427,7 @@ const main = async () => {
   const stateDir = mkdtempSync(path.join(parent, `${LABEL}-`));
 
   let origin: ServerProcess | null = null;
-  const edges: Array<{ p: EdgeProcess; port: number; logFile: string; wsPort: number; workerPid: number }> = [];
+  const edges: Array<{ p: EdgeProcess; port: number; logFile: string; wsPort: number; workerPid: number; heap: WorkerHeap | null }> = [];
   let transcoder: RunningTranscoder | null = null;
   let publisher: ChildProcess | null = null;
   let publisherTail = "";
@@ -432,6 +437,8 @@ const main = async () => {
   const exits: string[] = [];
   const minutes: Minute[] = [];
   let failure: string | null = null;
+  /** Each edge Worker's live heap (snapshot after V8's full GC), at the end of the warm-up and of the run. */
+  const liveHeaps = new Map<string, Array<{ minute: number; heap: LiveHeap }>>();
 
   const watchExit = (name: string, child: ChildProcess, logFile?: string) =>
     child.once("exit", (code, signal) => {
@@ -453,6 +460,7 @@ const main = async () => {
     await Promise.all([...viewerProcs, ...(chat ? [chat] : [])].map((c) => stopChild(c, 15_000)));
     if (publisher) await stopChild(publisher, 3000);
     await transcoder?.stop();
+    for (const e of edges) e.heap?.close();
     await Promise.all(edges.map((e) => e.p.stop()));
     await origin?.stop();
     rmSync(stateDir, { recursive: true, force: true });
@@ -488,7 +496,7 @@ const main = async () => {
       p.child.stdout!.pipe(stream);
       p.child.stderr!.pipe(stream);
       watchExit(p.name, p.child, logFile);
-      edges.push({ p, port: edgePorts[i - 1]!, logFile, wsPort: edgePorts[i - 1]!, workerPid: 0 });
+      edges.push({ p, port: edgePorts[i - 1]!, logFile, wsPort: edgePorts[i - 1]!, workerPid: 0, heap: null });
     }
     log(`starting ${s.edges} edge(s) (wrangler dev / workerd): ${edgeUrls.join(", ")}; edges 2..${s.edges} forward the control plane to edge-1`);
     await Promise.all(edges.map((e) => e.p.ready(180_000)));
@@ -496,6 +504,10 @@ const main = async () => {
       const w = await findWorker(e.p.child.pid!, e.port);
       e.workerPid = w.pid;
       if (s.via === "direct") e.wsPort = w.port;
+      e.heap = await connectWorkerHeap(e.p.child.pid!).catch((err: Error) => {
+        log(`${e.p.name}: the Worker's heap will not be sampled (${err.message})`);
+        return null;
+      });
     }
     if (s.via === "direct") log(`viewers and chatters connect to each Worker's own workerd port (${edges.map((e) => e.wsPort).join(", ")}), not through wrangler's dev proxy`);
 
@@ -598,7 +610,8 @@ const main = async () => {
       { name: "origin", pid: () => origin?.pid ?? null, server: true, descendants: true },
       { name: "transcoder", pid: () => transcoder?.pgid ?? null, server: true, descendants: true },
       { name: "publisher", pid: () => publisher?.pid ?? null, server: true, descendants: true },
-      ...edges.map((e): Role => ({ name: e.p.name, pid: () => e.p.child.pid ?? null, server: true, descendants: true })),
+      // wrangler dev runs two workerd: its dev proxy (the public port) and the Worker itself.
+      ...edges.map((e): Role => ({ name: e.p.name, pid: () => e.p.child.pid ?? null, server: true, descendants: true, label: (p) => (p.comm !== "workerd" ? p.comm : p.pid === e.workerPid ? "workerd-worker" : "workerd-proxy") })),
       ...viewerProcs.map((c, i): Role => ({ name: viewerProcs.length > 1 ? `viewers-${i + 1}` : "viewers", pid: () => c.pid ?? null, server: false, descendants: true })),
       ...(chat ? [{ name: "chatters", pid: () => chat?.pid ?? null, server: false, descendants: true } satisfies Role] : []),
       { name: "soak", pid: () => process.pid, server: false, descendants: false },
@@ -642,10 +655,17 @@ const main = async () => {
           reloads.push(e.p.name);
           try {
             e.workerPid = (await findWorker(e.p.child.pid!, e.port)).pid;
+            e.heap?.close();
+            e.heap = await connectWorkerHeap(e.p.child.pid!).catch(() => null);
           } catch {
             // reloading right now; try again next minute
           }
         }
+      }
+      const heap = new Map<string, HeapUsage>();
+      for (const e of edges) {
+        const u = await e.heap?.usage();
+        if (u) heap.set(e.p.name, u);
       }
       const [viewerReports, chatReport] = await Promise.all([reportsP, chatP]);
       let speed = Number.NaN;
@@ -654,9 +674,17 @@ const main = async () => {
       } catch {
         // the control API did not answer: counted through the exits / log errors
       }
-      const row = minuteRow(m, at, viewerReports, chatReport, logs.scan(), exits.slice(seenExits), reloads, cur.rss, cpuPct, speed);
+      const row = minuteRow(m, at, viewerReports, chatReport, logs.scan(), exits.slice(seenExits), reloads, cur.rss, heap, cpuPct, speed);
       seenExits = exits.length;
       minutes.push(row);
+      if (m === s.minutes || (m === s.warmup && s.minutes > s.warmup)) {
+        // Under the same load both times, so in-flight requests weigh about the same in each.
+        for (const e of edges) {
+          const live = await e.heap?.live();
+          if (live) liveHeaps.set(e.p.name, [...(liveHeaps.get(e.p.name) ?? []), { minute: m, heap: live }]);
+        }
+        log(`live JS heap after minute ${m}: ${edges.map((e) => `${e.p.name} ${fmt(liveHeaps.get(e.p.name)?.at(-1)?.heap.liveMiB ?? Number.NaN, 2)} MiB`).join(", ")}`);
+      }
       prev = cur;
       prevAt = at;
       log(progressLine(row, s));
@@ -682,7 +710,7 @@ const main = async () => {
     writeResults(resultsFile, renderSection(ctx, { name: LABEL, title: TITLE, error: failure ?? "no minute completed" }));
     process.exit(1);
   }
-  const result = analyse(minutes, s, failure);
+  const result = analyse(minutes, s, failure, liveHeaps);
   console.log("");
   for (const t of result.bench.tables) console.log(`${renderTextTable(t)}\n`);
   console.log("verdict:");
@@ -705,6 +733,7 @@ const minuteRow = (
   exits: string[],
   reloads: string[],
   rss: Map<string, number>,
+  heap: Map<string, HeapUsage>,
   cpuPct: Map<string, number>,
   encoderSpeed: number,
 ): Minute => {
@@ -728,7 +757,7 @@ const minuteRow = (
   }
   const chatLatency = new Map<number, number>();
   if (chat) mergeHist(chatLatency, chat.latency);
-  return { minute, at, viewersJoined: joined, parts, viewerRequests: requests, viewerErrors, partSkipped: skipped, partNotListed: notListed, latency, chat, chatLatency, logErrors, exits, reloads, rss, cpuPct, encoderSpeed, load1: os.loadavg()[0]! };
+  return { minute, at, viewersJoined: joined, parts, viewerRequests: requests, viewerErrors, partSkipped: skipped, partNotListed: notListed, latency, chat, chatLatency, logErrors, exits, reloads, rss, heap, cpuPct, encoderSpeed, load1: os.loadavg()[0]! };
 };
 
 const mib = (kib: number | undefined): string => (kib === undefined ? "–" : fmt(kib / MIB, 1));
@@ -759,7 +788,7 @@ const progressLine = (m: Minute, s: Settings): string => {
 const minuteTable = (minutes: Minute[], s: Settings): Table => {
   const edgeNames = Array.from({ length: s.edges }, (_, i) => `edge-${i + 1}`);
   return {
-    title: "Per minute (c2d = capture-to-display: wall clock when the viewer has the part − its PROGRAM-DATE-TIME; RSS in MiB, process trees; CPU: 100 % = one core)",
+    title: "Per minute (c2d = capture-to-display: wall clock when the viewer has the part − its PROGRAM-DATE-TIME; RSS in MiB, process trees; JS heap: the edge Worker's own V8 heap in use, MiB; CPU: 100 % = one core)",
     columns: [
       "min",
       "viewers",
@@ -776,6 +805,7 @@ const minuteTable = (minutes: Minute[], s: Settings): Table => {
       "transcoder RSS",
       "publisher RSS",
       ...edgeNames.map((e) => `${e} RSS`),
+      ...edgeNames.map((e) => `${e} JS heap`),
       "edges CPU",
       "edge CPU ms / request",
       "origin CPU",
@@ -799,6 +829,7 @@ const minuteTable = (minutes: Minute[], s: Settings): Table => {
       mib(m.rss.get("transcoder")),
       mib(m.rss.get("publisher")),
       ...edgeNames.map((e) => mib(m.rss.get(e))),
+      ...edgeNames.map((e) => fmt(m.heap.get(e)?.usedMiB ?? Number.NaN, 1)),
       `${fmt(edgeCpuPct(m), 0)} %`,
       fmt(edgeCpuPerRequest(m, 60), 2),
       `${fmt(m.cpuPct.get("origin") ?? Number.NaN, 0)} %`,
@@ -815,7 +846,7 @@ interface Analysis {
   pass: boolean;
 }
 
-const analyse = (minutes: Minute[], s: Settings, failure: string | null): Analysis => {
+const analyse = (minutes: Minute[], s: Settings, failure: string | null, liveHeaps: Map<string, Array<{ minute: number; heap: LiveHeap }>>): Analysis => {
   const measured = minutes.filter((m) => m.minute > s.warmup);
   const verdicts: string[] = [];
   let pass = failure === null && minutes.length === s.minutes;
@@ -848,12 +879,46 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null): Analys
       !Number.isFinite(sl) ? `not judged (${xs.length} point${xs.length === 1 ? "" : "s"})` : `${flat ? "flat" : sl > 0 ? "GROWING" : "shrinking"}${xs.length < 3 ? ` (only ${xs.length} points)` : ""}`,
     ]);
   }
+  // Each edge Worker's own V8 heap: what Cascade's code keeps (workerd's RSS adds the runtime's native
+  // memory). Per minute: in use, garbage included (informative). Judged: the live heap of snapshots.
+  for (let i = 1; i <= s.edges; i++) {
+    const e = `edge-${i}`;
+    const pts = measured.filter((m) => m.heap.has(e));
+    const ys = pts.map((m) => m.heap.get(e)!.usedMiB);
+    const sl = slope(pts.map((m) => m.minute), ys) * 10;
+    const withHeap = minutes.filter((m) => m.heap.has(e));
+    rssRows.push([
+      `${e}/Worker JS heap in use`,
+      "server (V8 heap, garbage included; not judged)",
+      fmt(withHeap[0]?.heap.get(e)?.usedMiB ?? Number.NaN, 1),
+      fmt(pts[0]?.heap.get(e)?.usedMiB ?? Number.NaN, 1),
+      fmt(withHeap.at(-1)?.heap.get(e)?.usedMiB ?? Number.NaN, 1),
+      fmt(Math.max(...withHeap.map((m) => m.heap.get(e)!.usedMiB)), 1),
+      fmt(sl, 2),
+      "–",
+      "see the live heap",
+    ]);
+  }
+  const heapVerdicts: string[] = [];
+  let heapGrowing = false;
+  for (const [e, snaps] of [...liveHeaps].sort()) {
+    if (snaps.length < 2) continue;
+    const [a, b] = [snaps[0]!, snaps.at(-1)!];
+    const growth = b.heap.liveMiB - a.heap.liveMiB;
+    const threshold = Math.max(5, 0.02 * a.heap.liveMiB);
+    if (growth > threshold) heapGrowing = true;
+    heapVerdicts.push(`${e} ${fmt(a.heap.liveMiB, 2)} MiB after minute ${a.minute} → ${fmt(b.heap.liveMiB, 2)} MiB after minute ${b.minute} (${growth >= 0 ? "+" : ""}${fmt(growth, 2)} MiB)`);
+  }
+  if (heapVerdicts.length) {
+    verdicts.push(`edge Workers' live JS heap (heap snapshot after V8's full GC, under the same load; what Cascade's code keeps): ${heapGrowing ? "GROWING" : "flat"} — ${heapVerdicts.join(", ")}`);
+    if (heapGrowing) pass = false;
+  }
   // The edges' workerd against the requests it served: comparable with `npm run bench -- edge-rss`,
   // which measures the same for a one-line Worker under the same wrangler dev.
   let served = 0;
   const cumulativePerEdge = measured.map((m) => (served += m.viewerRequests / s.edges));
   const perEdge = keys
-    .filter((k) => /^edge-\d+\/workerd$/.test(k))
+    .filter((k) => /^edge-\d+\/workerd-worker$/.test(k))
     .map((k) => slope(cumulativePerEdge.filter((_, i) => measured[i]!.rss.has(k)), measured.filter((m) => m.rss.has(k)).map((m) => m.rss.get(k)! / MIB)) * 10_000)
     .filter(Number.isFinite);
   const edgeGrowthPerTenK = perEdge.length ? perEdge.reduce((a, b) => a + b, 0) / perEdge.length : Number.NaN;
@@ -925,6 +990,12 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null): Analys
     { figure: "chat delivery p50 / p95 after the warm-up (ms)", cascade: `${fmt(histPercentile(allChat, 50, 0.1), 1)} / ${fmt(histPercentile(allChat, 95, 0.1), 1)}`, baseline: none, ratio: "–" },
     ...(worst ? [{ figure: `steepest RSS slope of a server process tree after the warm-up (MiB / 10 min)`, cascade: `${fmt(worst[1].slope, 2)} (${worst[0]}, mean ${fmt(worst[1].mean, 0)} MiB)`, baseline: none, ratio: "–" }] : []),
     { figure: "edges' workerd RSS growth per 10,000 viewer requests served, after the warm-up (MiB)", cascade: fmt(edgeGrowthPerTenK, 1), baseline: "see `edge-rss` (a one-line Worker, same runtime)", ratio: "–" },
+    {
+      figure: "edge Workers' live JS heap (snapshot after full GC), end of warm-up → end (MiB)",
+      cascade: [...liveHeaps].sort().map(([e, v]) => `${e} ${v.map((x) => fmt(x.heap.liveMiB, 2)).join(" → ")}`).join("; ") || "not read",
+      baseline: none,
+      ratio: "–",
+    },
     { figure: "edge CPU per viewer request, median over the minutes after the warm-up (ms)", cascade: fmt(cpuPerReq, 2), baseline: none, ratio: "–" },
     { figure: "parts delivered to viewers, after the warm-up, per minute (mean)", cascade: fmt(measured.reduce((a, m) => a + m.parts, 0) / (measured.length || 1), 0), baseline: `${fmt((s.viewers * 60) / s.partTarget, 0)} (every viewer every part)`, ratio: "–" },
   ];
@@ -975,6 +1046,8 @@ const writeMinutesCsv = (minutes: Minute[]): void => {
   writeFileSync(path.join(OUT_DIR, "soak-minutes.csv"), `${lines.join("\n")}\n`);
   const rss = ["minute,process,rss_kib,cpu_percent"];
   for (const m of minutes) for (const [k, v] of m.rss) rss.push(`${m.minute},${k},${v},${fmt(m.cpuPct.get(k) ?? Number.NaN, 1)}`);
+  // The Worker's V8 heap in use, in the same unit, beside its workerd's RSS.
+  for (const m of minutes) for (const [e, h] of m.heap) rss.push(`${m.minute},${e}/Worker JS heap,${Math.round(h.usedMiB * 1024)},`);
   writeFileSync(path.join(OUT_DIR, "soak-rss.csv"), `${rss.join("\n")}\n`);
 };
 

@@ -59,3 +59,20 @@ export const findWorker = async (pgid: number, publicPort: number): Promise<{ pi
   }
   throw new Error("could not find the Worker's own workerd behind wrangler dev's proxy");
 };
+
+/**
+ * Of `pgid`'s workerd processes, the Worker's own (wrangler gives it the `--inspector-addr` its
+ * inspector proxy connects to) and the dev proxy's (the rest).
+ */
+export const workerdRoles = (pgid: number): { worker: number[]; proxy: number[] } => {
+  const worker: number[] = [];
+  const proxy: number[] = [];
+  for (const pid of workerdPids(pgid)) {
+    try {
+      (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((a) => a.startsWith("--inspector-addr")) ? worker : proxy).push(pid);
+    } catch {
+      // exited
+    }
+  }
+  return { worker, proxy };
+};

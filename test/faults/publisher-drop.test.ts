@@ -29,6 +29,13 @@ const startPublisher = () => {
   return publisher;
 };
 
+/** What the saga and the node say, for a failure message (a stream stuck in one status has shown up once on a loaded CI machine). */
+const diagnosis = async (): Promise<string> => {
+  const saga = await stack.api("GET", `/api/v1/streams/${stream.id}/saga`, undefined, stream.token).catch((err: Error) => ({ body: `unreadable: ${err.message}` }));
+  const pipeline = stack.node.pipelines.get(stream.id);
+  return `saga ${JSON.stringify(saga.body)}; node pipeline ${pipeline ? pipeline.state : "gone"}`;
+};
+
 /** Status as the API reports it, sampled every 150 ms until `want` (every status seen on the way is returned). */
 const waitForStatus = async (want: string, timeoutMs: number): Promise<{ seen: string[]; at: number }> => {
   const seen: string[] = [];
@@ -37,7 +44,7 @@ const waitForStatus = async (want: string, timeoutMs: number): Promise<{ seen: s
     const s = await streamStatus(stack, stream.id).catch(() => "?");
     if (seen.at(-1) !== s) seen.push(s);
     if (s === want) return { seen, at: Date.now() };
-    if (Date.now() > deadline) throw new Error(`timed out waiting for status ${want}; seen ${seen.join(" → ")}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for status ${want}; seen ${seen.join(" → ")}; ${await diagnosis()}`);
     await sleep(150);
   }
 };
