@@ -928,7 +928,7 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null, liveHea
   else {
     pass = false;
     verdicts.push(`RSS: GROWING — ${growing.map(([k, v]) => `${k} ${fmt(v.slope, 1)} MiB/10 min (mean ${fmt(v.mean, 0)} MiB)`).join(", ")}`);
-    if (Number.isFinite(edgeGrowthPerTenK)) verdicts.push(`edges' workerd grew ${fmt(edgeGrowthPerTenK, 1)} MiB per 10,000 viewer requests it served (mean over the edges); \`npm run bench -- edge-rss\` measures the same for a one-line Worker under the same wrangler dev, which tells the local runtime's share`);
+    if (Number.isFinite(edgeGrowthPerTenK)) verdicts.push(`the edge Workers' own workerd grew ${fmt(edgeGrowthPerTenK, 1)} MiB per 10,000 viewer requests it served (mean over the edges; wrangler's dev proxy is apart); \`npm run bench -- edge-rss\` measures the same for a one-line Worker under the same wrangler dev, which tells the local runtime's share, and the live JS heap line above tells Cascade's`);
   }
 
   // Errors.
@@ -989,7 +989,7 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null, liveHea
     { figure: k > 0 ? `capture-to-display drift: p50 last ${k} min − first ${k} min after the warm-up (ms)` : "capture-to-display drift (needs 2 minutes after the warm-up)", cascade: fmt(drift, 0), baseline: none, ratio: "–" },
     { figure: "chat delivery p50 / p95 after the warm-up (ms)", cascade: `${fmt(histPercentile(allChat, 50, 0.1), 1)} / ${fmt(histPercentile(allChat, 95, 0.1), 1)}`, baseline: none, ratio: "–" },
     ...(worst ? [{ figure: `steepest RSS slope of a server process tree after the warm-up (MiB / 10 min)`, cascade: `${fmt(worst[1].slope, 2)} (${worst[0]}, mean ${fmt(worst[1].mean, 0)} MiB)`, baseline: none, ratio: "–" }] : []),
-    { figure: "edges' workerd RSS growth per 10,000 viewer requests served, after the warm-up (MiB)", cascade: fmt(edgeGrowthPerTenK, 1), baseline: "see `edge-rss` (a one-line Worker, same runtime)", ratio: "–" },
+    { figure: "edge Workers' own workerd RSS growth per 10,000 viewer requests served, after the warm-up (MiB)", cascade: fmt(edgeGrowthPerTenK, 1), baseline: "see `edge-rss` (a one-line Worker, same runtime)", ratio: "–" },
     {
       figure: "edge Workers' live JS heap (snapshot after full GC), end of warm-up → end (MiB)",
       cascade: [...liveHeaps].sort().map(([e, v]) => `${e} ${v.map((x) => fmt(x.heap.liveMiB, 2)).join(" → ")}`).join("; ") || "not read",
