@@ -18,7 +18,7 @@ import { OUT_DIR, ROOT, freePort, readRss, spawnGroup, stopGroup, waitForHttp } 
 import type { BenchOptions, BenchResult, Benchmark, Table } from "./lib/report.ts";
 import { envNumber } from "./lib/settings.ts";
 import { fmt, ratio } from "./lib/stats.ts";
-import { connectWorkerHeap, type LiveHeap } from "./lib/worker-heap.ts";
+import { connectWorkerInspector, type LiveHeap } from "./lib/worker-inspector.ts";
 import { workerdRoles } from "./lib/workerd.ts";
 
 const PART_MS = 500;
@@ -141,7 +141,7 @@ const drive = async (label: string, port: number, pgid: number, s: Settings, url
       });
     });
   const samples: Sample[] = [];
-  const heap = await connectWorkerHeap(pgid).catch((err: Error) => {
+  const heap = await connectWorkerInspector(pgid).catch((err: Error) => {
     log(`  ${label}: the Worker's heap will not be sampled (${err.message})`);
     return null;
   });

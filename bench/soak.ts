@@ -32,7 +32,7 @@ import { benchOverrides } from "./lib/settings.ts";
 import { histCount, histPercentile, mergeHist, type ChatReport, type ChatStart, type FromChat, type FromViewers, type ToChat, type ToViewers, type ViewerTarget, type ViewersReport, type ViewersStart } from "./lib/soak-protocol.ts";
 import { fmt, median } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
-import { connectWorkerHeap, type HeapUsage, type LiveHeap, type WorkerHeap } from "./lib/worker-heap.ts";
+import { connectWorkerInspector, type HeapUsage, type LiveHeap, type WorkerInspector } from "./lib/worker-inspector.ts";
 import { findWorker, workerdPids } from "./lib/workerd.ts";
 
 const LABEL = "soak";
@@ -427,7 +427,7 @@ const main = async () => {
   const stateDir = mkdtempSync(path.join(parent, `${LABEL}-`));
 
   let origin: ServerProcess | null = null;
-  const edges: Array<{ p: EdgeProcess; port: number; logFile: string; wsPort: number; workerPid: number; heap: WorkerHeap | null }> = [];
+  const edges: Array<{ p: EdgeProcess; port: number; logFile: string; wsPort: number; workerPid: number; heap: WorkerInspector | null }> = [];
   let transcoder: RunningTranscoder | null = null;
   let publisher: ChildProcess | null = null;
   let publisherTail = "";
@@ -504,7 +504,7 @@ const main = async () => {
       const w = await findWorker(e.p.child.pid!, e.port);
       e.workerPid = w.pid;
       if (s.via === "direct") e.wsPort = w.port;
-      e.heap = await connectWorkerHeap(e.p.child.pid!).catch((err: Error) => {
+      e.heap = await connectWorkerInspector(e.p.child.pid!).catch((err: Error) => {
         log(`${e.p.name}: the Worker's heap will not be sampled (${err.message})`);
         return null;
       });
@@ -656,7 +656,7 @@ const main = async () => {
           try {
             e.workerPid = (await findWorker(e.p.child.pid!, e.port)).pid;
             e.heap?.close();
-            e.heap = await connectWorkerHeap(e.p.child.pid!).catch(() => null);
+            e.heap = await connectWorkerInspector(e.p.child.pid!).catch(() => null);
           } catch {
             // reloading right now; try again next minute
           }

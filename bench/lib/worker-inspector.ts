@@ -1,6 +1,7 @@
 /**
- * The Worker's own JavaScript heap behind `wrangler dev`, read through wrangler's inspector proxy
- * (the DevTools endpoint `--inspector-port` opens; `Runtime.getHeapUsage`). workerd's RSS mixes
+ * The Worker behind `wrangler dev`, seen through wrangler's inspector proxy (the DevTools endpoint
+ * `--inspector-port` opens): its JavaScript heap (`Runtime.getHeapUsage`, heap snapshots) and CPU
+ * profiles. workerd's RSS mixes
  * the runtime's native memory with the isolate's heap; the heap is what the Worker's code can keep,
  * so a flat heap under a growing RSS says the growth is the runtime's, not Cascade's.
  *
@@ -21,7 +22,7 @@ export interface LiveHeap {
   objects: number;
 }
 
-export interface WorkerHeap {
+export interface WorkerInspector {
   /** null when the inspector did not answer within the timeout (the sample is skipped, not zero). */
   usage(timeoutMs?: number): Promise<HeapUsage | null>;
   /**
@@ -29,8 +30,30 @@ export interface WorkerHeap {
    * isolate while it is taken (about a second for a few MiB), so benchmarks take it sparingly.
    */
   live(timeoutMs?: number): Promise<LiveHeap | null>;
+  /** A sampling CPU profile of the Worker's isolate over `ms` (V8's .cpuprofile JSON), or null. */
+  profile(ms: number, samplingIntervalUs?: number): Promise<CpuProfile | null>;
   close(): void;
 }
+
+export interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+/** Self time per function (name, file, line), busiest first; `(idle)` is the isolate waiting. */
+export const selfTimes = (p: CpuProfile): Array<{ fn: string; ms: number }> => {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const f = byId.get(id)?.callFrame;
+    const key = f ? `${f.functionName || "(anonymous)"}${f.url ? ` ${f.url.split("/").slice(-2).join("/")}:${f.lineNumber + 1}` : ""}` : "?";
+    out.set(key, (out.get(key) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+  });
+  return [...out].map(([fn, ms]) => ({ fn, ms })).sort((a, b) => b.ms - a.ms);
+};
 
 interface SnapshotJson {
   snapshot: { meta: { node_fields: string[] } };
@@ -69,7 +92,7 @@ const findInspector = async (pgid: number): Promise<string> => {
   throw new Error(`no wrangler inspector proxy found in process group ${pgid} (wrangler dev runs with --inspector-port)`);
 };
 
-export const connectWorkerHeap = async (pgid: number): Promise<WorkerHeap> => {
+export const connectWorkerInspector = async (pgid: number): Promise<WorkerInspector> => {
   const ws = new WebSocket(await findInspector(pgid));
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
@@ -124,6 +147,14 @@ export const connectWorkerHeap = async (pgid: number): Promise<WorkerHeap> => {
       } catch {
         return null;
       }
+    },
+    async profile(ms, samplingIntervalUs = 200) {
+      await call("Profiler.enable", 5000);
+      await call("Profiler.setSamplingInterval", 5000, { interval: samplingIntervalUs });
+      await call("Profiler.start", 5000);
+      await new Promise((r) => setTimeout(r, ms));
+      const r = (await call("Profiler.stop", 60_000)) as { profile?: CpuProfile } | null;
+      return r?.profile ?? null;
     },
     close: () => ws.close(),
   };
