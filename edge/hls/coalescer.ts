@@ -10,7 +10,9 @@
  * complete" — uncaught, once per joiner. So the leader writes the outcome into a plain slot and
  * joiners look at it on their own timers, a few milliseconds apart. (A joiner waiting on a promise
  * of its own that the leader resolves is no better: the 30-minute soak logged ~10,000 of the same
- * errors that way, and none with polling.)
+ * errors that way, and none with polling. Nor is that promise raced against a timer of the
+ * joiner's own, set to the abandon deadline: 5,663 of them in a 5-minute soak. The polling costs
+ * about a quarter of the isolate's busy time under LL-HLS load, `bench/edge-profile.ts`.)
  */
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
