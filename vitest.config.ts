@@ -15,7 +15,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["shared/**/*.test.ts", "core-origin/**/*.test.ts", "gpu-transcoder/**/*.test.ts"],
+          include: ["shared/**/*.test.ts", "core-origin/**/*.test.ts", "gpu-transcoder/**/*.test.ts", "test/architecture/**/*.test.ts"],
           environment: "node",
           testTimeout: 30_000,
         },
@@ -46,7 +46,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/faults/**"],
+          exclude: ["test/faults/**", "test/architecture/**"],
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
-import type { EdgeEnv } from "./env.ts";
 import { Coalescer } from "./hls/coalescer.ts";
 import type { DeliveryDeps } from "./hls/deliver.ts";
 import { EdgeCache } from "./hls/edge-cache.ts";
-import { MemoryTier, MEMORY_TIER_DEFAULT_BYTES } from "./hls/memory-tier.ts";
+import { MemoryTier } from "./hls/memory-tier.ts";
+import { edgeConfig } from "./config.ts";
 import type { Fetched } from "./hls/fetched.ts";
 import { TargetDurations } from "./hls/target-durations.ts";
 import { jsonError } from "./http/json-error.ts";
@@ -15,7 +15,7 @@ import { prewarmRoutes } from "./routes/prewarm.ts";
 import { vodRoutes } from "./routes/vod.ts";
 import type { LifecycleFactory } from "./streams/lifecycle.ts";
 import { HeartbeatAggregator } from "./viewers/aggregator.ts";
-import { OriginFailover, originUrls } from "./hls/origin-failover.ts";
+import { OriginFailover } from "./hls/origin-failover.ts";
 
 export interface EdgeAppOptions {
   /** How the edge reaches the origin; `fetch` in production, a stand-in in tests. */
@@ -34,12 +34,6 @@ export interface EdgeStats {
   upstreamByKey: Map<string, number>;
 }
 
-/** EDGE_MEMORY_CACHE_MB: isolate memory for hot objects in front of the Cache API; "0" turns it off. */
-const memoryTier = (setting: string | undefined): MemoryTier | null => {
-  const mb = setting === undefined || setting === "" ? MEMORY_TIER_DEFAULT_BYTES / 1024 / 1024 : Number(setting);
-  return Number.isFinite(mb) && mb > 0 ? new MemoryTier(Math.min(mb, 96) * 1024 * 1024) : null;
-};
-
 /**
  * The edge Worker as a hono app. State that must be shared by concurrent requests (the in-flight
  * map, learned target durations) lives for the isolate's lifetime, as coalescing requires.
@@ -53,10 +47,12 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
   let cache: EdgeCache | null = null;
   let failover: { value: string; pool: OriginFailover } | null = null;
 
-  const deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }): DeliveryDeps => {
-    targetDurations ??= new TargetDurations(Number(c.env.DEFAULT_TARGET_DURATION ?? 2) || 2);
-    cache ??= new EdgeCache(options.cache ? options.cache() : Promise.resolve(caches.default), undefined, memoryTier(c.env.EDGE_MEMORY_CACHE_MB));
-    if (failover?.value !== c.env.ORIGIN_URL) failover = { value: c.env.ORIGIN_URL, pool: new OriginFailover(originUrls(c.env.ORIGIN_URL)) };
+  const deps = (c: { env: Env; executionCtx: ExecutionContext }): DeliveryDeps => {
+    const config = edgeConfig(c.env);
+    targetDurations ??= new TargetDurations(config.defaultTargetDurationS);
+    // EDGE_MEMORY_CACHE_MB: isolate memory for hot objects in front of the Cache API; 0 turns it off.
+    cache ??= new EdgeCache(options.cache ? options.cache() : Promise.resolve(caches.default), undefined, config.memoryCacheBytes > 0 ? new MemoryTier(config.memoryCacheBytes) : null);
+    if (failover?.value !== config.originUrl) failover = { value: config.originUrl, pool: new OriginFailover(config.origins) };
     return {
       originUrl: failover.pool.primary,
       upstream: failover.pool.wrap(options.upstream ?? ((req) => fetch(req))),
@@ -73,10 +69,10 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
     };
   };
 
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
   // Players on other origins (an embed, hls.js demo pages) read playlists and media.
   app.use("/hls/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["Age", "Content-Length", "X-Cascade-Cache"], maxAge: 86_400 }));
-  app.get("/healthz", (c) => c.json({ status: "ok", component: "edge", edge: c.env.EDGE_ID ?? "edge", inflight: coalescer.size }));
+  app.get("/healthz", (c) => c.json({ status: "ok", component: "edge", edge: edgeConfig(c.env).edgeId, inflight: coalescer.size }));
   app.route("/", hlsRoutes(deps, { forward: options.forward }));
   app.route("/", vodRoutes({ cache: options.cache }));
   app.route("/", prewarmRoutes(deps));

@@ -1,7 +1,6 @@
 /** The edge Worker entry: LL-HLS delivery with cache and coalescing, prewarm, player and directory pages. */
 import { withAnalyticsRetention } from "./analytics/retention.ts";
 import { createEdgeApp } from "./app.ts";
-import type { EdgeEnv } from "./env.ts";
 import { createQueueHandler } from "./notifications/queue-handler.ts";
 import { recordingsScheduled } from "./recordings/retention.ts";
 
@@ -13,7 +12,7 @@ const queue = createQueueHandler();
 /** The cron job (wrangler.toml `[triggers] crons`): recordings retention and unfinished conversions; analytics retention. */
 const scheduled = withAnalyticsRetention(recordingsScheduled());
 
-export default { fetch: app.fetch, queue, scheduled } satisfies ExportedHandler<EdgeEnv>;
+export default { fetch: app.fetch, queue, scheduled } satisfies ExportedHandler<Env>;
 
 export { ChatRoom } from "./chat/chat-room.ts";
 export { StreamControl } from "./do/stream-control.ts";

@@ -1,7 +1,7 @@
+import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 import { testEnv } from "../test-support/api-client.ts";
 import { flushPath } from "../viewers/counter-client.ts";
 import { minuteOf } from "./player-minutes.ts";
@@ -9,10 +9,10 @@ import { nodeReportStatement, playerMinuteStatement } from "./store.ts";
 import { ADMIN, api, counter, db, finishMinute, liveStream, nodeToken, pendingMinutes, rows } from "./test-support.ts";
 
 type App = ReturnType<typeof createEdgeApp>["app"];
-const FAST: Partial<EdgeEnv> = { VIEWER_FLUSH_INTERVAL_S: "0.3" };
+const FAST: Partial<WorkerEnv> = { VIEWER_FLUSH_INTERVAL_S: "0.3" };
 const sessionId = () => crypto.randomUUID().replaceAll("-", "");
 
-const beat = async (app: App, streamId: string, body: unknown, e: Partial<EdgeEnv> = {}) => {
+const beat = async (app: App, streamId: string, body: unknown, e: Partial<WorkerEnv> = {}) => {
   const ctx = createExecutionContext();
   const res = await app.fetch(
     new Request(`http://edge.test/api/v1/streams/${streamId}/heartbeat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
@@ -24,7 +24,7 @@ const beat = async (app: App, streamId: string, body: unknown, e: Partial<EdgeEn
 };
 
 /** Every body beats once, spread over the apps (isolates), all at once; waits for their flushes. */
-const beatAll = async (apps: App[], streamId: string, bodies: unknown[], e: Partial<EdgeEnv> = {}) => {
+const beatAll = async (apps: App[], streamId: string, bodies: unknown[], e: Partial<WorkerEnv> = {}) => {
   const results = await Promise.all(bodies.map((b, i) => beat(apps[i % apps.length]!, streamId, b, e)));
   expect(results.map((r) => r.status).filter((s) => s !== 204)).toEqual([]);
   await Promise.all(results.map((r) => r.done));

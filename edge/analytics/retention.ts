@@ -1,5 +1,4 @@
 /** Analytics retention: minutes older than 30 days are deleted by the Worker's cron (`scheduled`). */
-import type { EdgeEnv } from "../env.ts";
 import { minuteOf } from "./player-minutes.ts";
 import { deleteMinutesBefore } from "./store.ts";
 
@@ -10,7 +9,7 @@ const DELETE_BATCH = 5_000;
 const MAX_ROUNDS = 20;
 
 /** Deletes analytics minutes older than the retention; answers how many rows went. */
-export const pruneAnalytics = async (env: EdgeEnv, now: number): Promise<number> => {
+export const pruneAnalytics = async (env: Env, now: number): Promise<number> => {
   if (!env.DB) return 0;
   const before = minuteOf(now - ANALYTICS_RETENTION_DAYS * 86_400_000);
   let deleted = 0;
@@ -24,7 +23,7 @@ export const pruneAnalytics = async (env: EdgeEnv, now: number): Promise<number>
 
 /** Wraps the Worker's `scheduled` handler so every cron tick also prunes analytics, at the tick's time. */
 export const withAnalyticsRetention =
-  (inner: ExportedHandlerScheduledHandler<EdgeEnv>): ExportedHandlerScheduledHandler<EdgeEnv> =>
+  (inner: ExportedHandlerScheduledHandler<Env>): ExportedHandlerScheduledHandler<Env> =>
   (controller, env, ctx) => {
     ctx.waitUntil(
       pruneAnalytics(env, controller.scheduledTime).then(

@@ -1,13 +1,13 @@
+import type { WorkerEnv } from "../config.ts";
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { EdgeEnv } from "../env.ts";
 import { apiClient } from "../test-support/api-client.ts";
 import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../test-support/chat-client.ts";
 import type { ChatMessage, ErrorFrame } from "./protocol.ts";
 
 const api = apiClient();
 const { app } = api;
-const testEnv = (): EdgeEnv => env as unknown as EdgeEnv;
+const testEnv = (): WorkerEnv => env as unknown as WorkerEnv;
 const connect = (streamId: string, token?: string) => connectChat(app, streamId, token ? { token } : {});
 const room = (id: string) => testEnv().CHAT_ROOM!.get(testEnv().CHAT_ROOM!.idFromName(id));
 

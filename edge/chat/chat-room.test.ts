@@ -1,6 +1,6 @@
+import type { WorkerEnv } from "../config.ts";
 import { abortAllDurableObjects, createExecutionContext, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { EdgeEnv } from "../env.ts";
 import { apiClient } from "../test-support/api-client.ts";
 import { connectChat, isError, welcomeOf, type Frame } from "../test-support/chat-client.ts";
 import { ChatRoom } from "./chat-room.ts";
@@ -8,7 +8,7 @@ import { HISTORY_ON_JOIN, RATE_LIMIT_COUNT, RETENTION_MS, type ChatMessage, type
 
 const api = apiClient();
 const { app } = api;
-const testEnv = (): EdgeEnv => env as unknown as EdgeEnv;
+const testEnv = (): WorkerEnv => env as unknown as WorkerEnv;
 const connect = (streamId: string, o: { token?: string; protocol?: string[] } = {}) => connectChat(app, streamId, o);
 const room = (id: string) => testEnv().CHAT_ROOM!.get(testEnv().CHAT_ROOM!.idFromName(id));
 

@@ -12,7 +12,7 @@
  * (viewer counts, moderators, emotes, stream events) are made on every shard by the caller.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { EdgeEnv } from "../env.ts";
+import { edgeConfig } from "../config.ts";
 import { parseClientFrame, type ClientCommand } from "./client-frames.ts";
 import { Fanout } from "./fanout.ts";
 import { BADGES, HISTORY_ON_JOIN, normalizeForRepeat, RATE_LIMIT_COUNT, RATE_LIMIT_WINDOW_MS, RETENTION_MS, type Badge, type BroadcastFrame, type ChatMessage, type ChatUser, type ErrorCode, type ErrorFrame, type SystemEventFrame, type WelcomeFrame } from "./protocol.ts";
@@ -42,21 +42,18 @@ export interface ChatAttachment extends ChatJoin {
   joinedAt: number;
 }
 
-const DEFAULT_COALESCE_MS = 50;
-
-export class ChatRoom extends DurableObject<EdgeEnv> {
+export class ChatRoom extends DurableObject<Env> {
   private readonly store: RoomStore;
   private readonly fanout: Fanout;
   /** One relay chain per target shard, so a shard receives our frames in the order we sent them. */
   private readonly relayChains = new Map<number, Promise<void>>();
   private retentionAlarmChecked = false;
 
-  constructor(ctx: DurableObjectState, env: EdgeEnv) {
+  constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new RoomStore(ctx.storage.sql);
-    const window = Number(env.CHAT_COALESCE_MS ?? DEFAULT_COALESCE_MS);
     this.fanout = new Fanout({
-      windowMs: Number.isFinite(window) && window >= 0 ? Math.min(window, 1000) : DEFAULT_COALESCE_MS,
+      windowMs: edgeConfig(env).chatCoalesceMs,
       send: (payload) => {
         for (const ws of this.ctx.getWebSockets()) {
           try {

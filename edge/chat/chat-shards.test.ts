@@ -1,16 +1,16 @@
+import type { WorkerEnv } from "../config.ts";
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { EdgeEnv } from "../env.ts";
 import { apiClient } from "../test-support/api-client.ts";
 import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../test-support/chat-client.ts";
 import type { ChatMessage } from "./protocol.ts";
 import { roomShard, shardFor } from "./room-client.ts";
 
 const SHARDS = 3;
-const sharded: Partial<EdgeEnv> = { CHAT_SHARDS: String(SHARDS) };
+const sharded: Partial<WorkerEnv> = { CHAT_SHARDS: String(SHARDS) };
 const api = apiClient({ env: sharded });
 const { app } = api;
-const shardedEnv = (): EdgeEnv => ({ ...(env as unknown as EdgeEnv), ...sharded });
+const shardedEnv = (): Env => ({ ...(env as unknown as Env), ...sharded });
 const connect = (streamId: string, token?: string) => connectChat(app, streamId, { ...(token ? { token } : {}), env: sharded });
 
 /** Signs users up until one lands on `shard`. */

@@ -3,17 +3,14 @@
  * the room, and room-wide calls that must reach every shard (viewer counts, stream events,
  * moderator and emote changes).
  */
-import type { EdgeEnv } from "../env.ts";
-import type { ChatRoom } from "./chat-room.ts";
+import { edgeConfig } from "../config.ts";
 
-/** Most shards a room may be split into. */
-export const MAX_CHAT_SHARDS = 64;
+// The stub type comes from the generated binding rather than an import of chat-room.ts, which
+// imports this module (the room relays to its sibling shards through it).
+type ChatRoomStub = ReturnType<Env["CHAT_ROOM"]["get"]>;
 
-/** Shards per room: CHAT_SHARDS (default 1); a bad value falls back to 1. */
-export const chatShardCount = (env: Pick<EdgeEnv, "CHAT_SHARDS">): number => {
-  const n = Number(env.CHAT_SHARDS ?? 1);
-  return Number.isInteger(n) && n >= 1 && n <= MAX_CHAT_SHARDS ? n : 1;
-};
+/** Shards per room: CHAT_SHARDS (edge/config.ts). */
+export const chatShardCount = (env: Env): number => edgeConfig(env).chatShards;
 
 /** Shard 0 keeps the plain stream id as its name (a one-shard room is just the stream's object). */
 export const shardName = (streamId: string, shard: number): string => (shard === 0 ? streamId : `${streamId}#${shard}`);
@@ -31,14 +28,14 @@ const fnv1a = (s: string): number => {
 /** The shard a socket joins: by user for signed-in users (their rate limits live there), random for readers. */
 export const shardFor = (userId: string | null, shards: number): number => (shards <= 1 ? 0 : userId === null ? Math.floor(Math.random() * shards) : fnv1a(userId) % shards);
 
-export const roomShard = (env: EdgeEnv, streamId: string, shard: number): DurableObjectStub<ChatRoom> | null => {
+export const roomShard = (env: Env, streamId: string, shard: number): ChatRoomStub | null => {
   const ns = env.CHAT_ROOM;
   return ns ? ns.get(ns.idFromName(shardName(streamId, shard))) : null;
 };
 
 /** Every shard of the room; empty when chat is not bound. */
-export const roomShards = (env: EdgeEnv, streamId: string): Array<DurableObjectStub<ChatRoom>> => {
-  const out: Array<DurableObjectStub<ChatRoom>> = [];
+export const roomShards = (env: Env, streamId: string): Array<ChatRoomStub> => {
+  const out: Array<ChatRoomStub> = [];
   for (let k = 0; k < chatShardCount(env); k++) {
     const stub = roomShard(env, streamId, k);
     if (stub) out.push(stub);
@@ -47,11 +44,11 @@ export const roomShards = (env: EdgeEnv, streamId: string): Array<DurableObjectS
 };
 
 /** Pushes the stream's viewer count to every chat socket (`viewer_count` frames). */
-export const pushViewerCount = async (env: EdgeEnv, streamId: string, viewers: number, peak: number): Promise<void> => {
+export const pushViewerCount = async (env: Env, streamId: string, viewers: number, peak: number): Promise<void> => {
   await Promise.all(roomShards(env, streamId).map((s) => s.viewerCount(viewers, peak)));
 };
 
 /** Tells the room the stream went live or ended (a `system` frame to every socket). */
-export const announceStream = async (env: EdgeEnv, streamId: string, event: "stream_live" | "stream_ended"): Promise<void> => {
+export const announceStream = async (env: Env, streamId: string, event: "stream_live" | "stream_ended"): Promise<void> => {
   await Promise.all(roomShards(env, streamId).map((s) => s.streamEvent(event)));
 };

@@ -1,8 +1,7 @@
-import type { EdgeEnv } from "../env.ts";
 import { unavailable } from "../http/api-error.ts";
 
 /** The D1 binding, or 503 when this Worker was deployed without one. */
-export const requireDb = (env: EdgeEnv): D1Database => {
+export const requireDb = (env: Env): D1Database => {
   if (!env.DB) throw unavailable("the control plane database (D1 binding DB) is not configured");
   return env.DB;
 };

@@ -5,13 +5,12 @@
  */
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/parse.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
-import type { EdgeEnv } from "../env.ts";
 import { notifyFollowers } from "../notifications/notify-seam.ts";
 import { announceStream } from "../chat/room-client.ts";
 import { streamOptions } from "../recordings/stream-options.ts";
-import { archiveTimingOf, archiveVod } from "../recordings/archive-vod.ts";
+import { archiveVod } from "../recordings/archive-vod.ts";
 import { requireDb } from "../db/database.ts";
-import { primaryOrigin } from "../hls/origin-failover.ts";
+import { EDGE_DEFAULTS, edgeConfig, type EdgeConfig } from "../config.ts";
 
 export const SAGA_STEPS = ["validate_event", "reserve_capacity", "configure_encoders", "warmup_cdn", "go_live"] as const;
 export type SagaStep = (typeof SAGA_STEPS)[number];
@@ -73,25 +72,14 @@ export interface SagaDeps {
 
 export const DEFAULT_TIMING = {
   retryMs: 500,
-  warmupTimeoutMs: 30_000,
-  monitorMs: 5_000,
+  warmupTimeoutMs: EDGE_DEFAULTS.sagaWarmupTimeoutS * 1000,
+  monitorMs: EDGE_DEFAULTS.sagaMonitorIntervalS * 1000,
   stallChecks: 3,
-  graceMs: 30_000,
+  graceMs: EDGE_DEFAULTS.reconnectGraceS * 1000,
   compensationAttempts: 5,
 } satisfies SagaTiming;
 
 const TIMEOUT_MS = 5_000;
-
-const seconds = (text: string | undefined, fallback: number): number => {
-  const n = Number(text);
-  return text !== undefined && text !== "" && Number.isFinite(n) && n >= 0 ? n * 1000 : fallback;
-};
-
-export const edgeUrlsOf = (env: EdgeEnv): string[] =>
-  (env.EDGE_URLS ?? "")
-    .split(",")
-    .map((s) => s.trim().replace(/\/+$/, ""))
-    .filter((s) => /^https?:\/\//.test(s));
 
 const expectOk = async (what: string, res: Response): Promise<void> => {
   if (res.ok) return;
@@ -100,8 +88,8 @@ const expectOk = async (what: string, res: Response): Promise<void> => {
 };
 
 /** Where playlists and parts of a stream are read from: the first edge, else the origin. */
-const streamBase = (env: EdgeEnv, edgeUrls: string[], streamId: string): string =>
-  edgeUrls[0] ? `${edgeUrls[0]}/hls/${streamId}/` : `${primaryOrigin(env.ORIGIN_URL)}/live/${streamId}/`;
+const streamBase = (config: EdgeConfig, streamId: string): string =>
+  config.edgeUrls[0] ? `${config.edgeUrls[0]}/hls/${streamId}/` : `${config.primaryOrigin}/live/${streamId}/`;
 
 const getText = async (url: string, fetcher: typeof fetch): Promise<string | null> => {
   const res = await fetcher(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
@@ -121,11 +109,11 @@ const topPlaylist = async (base: string, fetcher: typeof fetch): Promise<string 
 };
 
 /** The real dependencies, from the Worker's bindings. */
-export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, init) => fetch(input, init)): SagaDeps => {
-  const edgeUrls = edgeUrlsOf(env);
+export const defaultSagaDeps = (env: Env, fetcher: typeof fetch = (input, init) => fetch(input, init)): SagaDeps => {
+  const config = edgeConfig(env);
   const nodeCall = async (node: NodeTarget, streamId: string, action: "expect" | "stop", body: Record<string, unknown>) => {
     if (!node.controlUrl) throw new Error(`node ${node.id} has no control URL`);
-    const secret = env.NODE_SECRET ?? "";
+    const secret = config.nodeSecret;
     if (secret.length < 16) throw new Error("NODE_SECRET is not configured");
     const res = await fetcher(`${node.controlUrl.replace(/\/+$/, "")}/control/streams/${streamId}/${action}`, {
       method: "POST",
@@ -136,10 +124,11 @@ export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, in
     await expectOk(`node ${node.id} ${action}`, res);
   };
   const edgeCall = async (edgeUrl: string, action: "prewarm" | "purge", streamId: string) => {
-    if (!env.EDGE_ADMIN_TOKEN) throw new Error("EDGE_ADMIN_TOKEN is not configured");
+    const token = config.adminToken;
+    if (!token) throw new Error("EDGE_ADMIN_TOKEN is not configured");
     const res = await fetcher(`${edgeUrl}/api/v1/edge/${action}/${streamId}`, {
       method: "POST",
-      headers: { authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}` },
+      headers: { authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(TIMEOUT_MS * 2),
     });
     await expectOk(`${action} on ${edgeUrl}`, res);
@@ -147,11 +136,9 @@ export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, in
   return {
     timing: {
       ...DEFAULT_TIMING,
-      graceMs: seconds(env.RECONNECT_GRACE_S, DEFAULT_TIMING.graceMs),
-      monitorMs: seconds(env.SAGA_MONITOR_INTERVAL_S, DEFAULT_TIMING.monitorMs),
-      warmupTimeoutMs: seconds(env.SAGA_WARMUP_TIMEOUT_S, DEFAULT_TIMING.warmupTimeoutMs),
+      ...config.saga,
     },
-    edgeUrls,
+    edgeUrls: config.edgeUrls,
     beforeStage: async () => {},
     // The node learns the stream's DVR window and recording id here and hands them to the origin.
     configureNode: async (node, streamId) => nodeCall(node, streamId, "expect", { ...(await streamOptions(requireDb(env), streamId)) }),
@@ -159,7 +146,7 @@ export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, in
     prewarmEdge: (edgeUrl, streamId) => edgeCall(edgeUrl, "prewarm", streamId),
     purgeEdge: (edgeUrl, streamId) => edgeCall(edgeUrl, "purge", streamId),
     probePart: async (streamId) => {
-      const base = streamBase(env, edgeUrls, streamId);
+      const base = streamBase(config, streamId);
       const playlistUrl = await topPlaylist(base, fetcher);
       if (!playlistUrl) return false;
       const text = await getText(playlistUrl, fetcher);
@@ -175,9 +162,9 @@ export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, in
     openChatRoom: (streamId) => announceStream(env, streamId, "stream_live"),
     closeChatRoom: (streamId) => announceStream(env, streamId, "stream_ended"),
     notifyFollowers: (streamId) => notifyFollowers(env, streamId),
-    archiveVod: (streamId) => archiveVod(env, streamId, { fetch: (req) => fetcher(req), timing: archiveTimingOf(env) }),
+    archiveVod: (streamId) => archiveVod(env, streamId, { fetch: (req) => fetcher(req), timing: { waitMs: config.recordingArchiveWaitMs } }),
     playlistProgress: async (streamId) => {
-      const base = streamBase(env, edgeUrls, streamId);
+      const base = streamBase(config, streamId);
       const playlistUrl = await topPlaylist(base, fetcher);
       const text = playlistUrl ? await getText(playlistUrl, fetcher) : null;
       if (text === null) return null;
@@ -188,7 +175,7 @@ export const defaultSagaDeps = (env: EdgeEnv, fetcher: typeof fetch = (input, in
     },
     originHealthy: async () => {
       try {
-        const res = await fetcher(`${primaryOrigin(env.ORIGIN_URL)}/healthz`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+        const res = await fetcher(`${config.primaryOrigin}/healthz`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
         await res.body?.cancel();
         return res.ok;
       } catch {

@@ -1,4 +1,3 @@
-import type { EdgeEnv } from "../env.ts";
 import type { LifecycleFactory, StopOutcome } from "../streams/lifecycle.ts";
 import type { BeginResult, NodeReport, SagaPhase, SagaState } from "./stream-control.ts";
 
@@ -11,7 +10,7 @@ const retryable = (err: unknown): boolean => typeof err === "object" && err !== 
  */
 export class StreamControlClient {
   constructor(
-    private readonly ns: NonNullable<EdgeEnv["STREAM_CONTROL"]>,
+    private readonly ns: NonNullable<Env["STREAM_CONTROL"]>,
     readonly streamId: string,
   ) {}
 
@@ -48,7 +47,7 @@ export class StreamControlClient {
 }
 
 /** The client for `streamId`, or null when the Worker has no STREAM_CONTROL binding. */
-export const streamControl = (env: EdgeEnv, streamId: string): StreamControlClient | null =>
+export const streamControl = (env: Env, streamId: string): StreamControlClient | null =>
   env.STREAM_CONTROL ? new StreamControlClient(env.STREAM_CONTROL, streamId) : null;
 
 /** The streams API's lifecycle seam, served by the stream's StreamControl object. */

@@ -13,7 +13,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Severity, StreamEventType } from "../../shared/events.ts";
 import { isoNow, requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { getNode } from "../nodes/node-store.ts";
 import { candidateNodes, getReservation, markReservation, NODE_STALE_MS, releaseSlot, reserveSlot } from "../nodes/reservations.ts";
 import { d1StreamLifecycle, type StopOutcome } from "../streams/lifecycle.ts";
@@ -82,8 +81,8 @@ export interface BeginResult {
 }
 
 /** Module-level override for the workerd tests (same isolate); null in production. */
-let depsOverride: ((env: EdgeEnv, streamId: string) => SagaDeps) | null = null;
-export const overrideSagaDeps = (f: ((env: EdgeEnv, streamId: string) => SagaDeps) | null): void => {
+let depsOverride: ((env: Env, streamId: string) => SagaDeps) | null = null;
+export const overrideSagaDeps = (f: ((env: Env, streamId: string) => SagaDeps) | null): void => {
   depsOverride = f;
 };
 
@@ -96,7 +95,7 @@ const NOW: Next = { at: "now" };
 const NONE: Next = { at: "none" };
 const later = (ms: number): Next => ({ at: "later", ms });
 
-export class StreamControl extends DurableObject<EdgeEnv> {
+export class StreamControl extends DurableObject<Env> {
   private queue: Promise<unknown> = Promise.resolve();
   private injected: SagaDeps | null = null;
 

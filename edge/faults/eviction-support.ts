@@ -5,7 +5,6 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import type { SagaDeps, SagaStage } from "../do/saga-deps.ts";
 import { overrideSagaDeps, type SagaState } from "../do/stream-control.ts";
-import type { EdgeEnv } from "../env.ts";
 import { measureFanout, seedFollowers } from "../notifications/fanout-measure.ts";
 import { apiClient } from "../test-support/api-client.ts";
 import { addNode, controlStub, fakeDeps, testEnv } from "../test-support/saga-fakes.ts";
@@ -65,7 +64,7 @@ export const setup = async (timing: Parameters<typeof fakeDeps>[0] = {}) => {
     },
     notifyFollowers: async (id) => {
       await deps.notifyFollowers(id);
-      await measureFanout(testEnv() as EdgeEnv, id);
+      await measureFanout(testEnv() as Env, id);
       await park("after:notify");
     },
     stopNodeStream: async (node, id, reason) => {

@@ -27,6 +27,9 @@ export interface DeliveryDeps {
   onUpstream?: (key: string) => void;
 }
 
+/** The delivery dependencies of one request (the app builds them from its bindings and isolate state). */
+export type DeliveryDepsOf = (c: { env: Env; executionCtx: ExecutionContext }) => DeliveryDeps;
+
 const upstreamUrl = (originUrl: string, object: EdgeObject): string => `${originUrl.replace(/\/+$/, "")}/live/${object.key}`;
 
 const sleep = (ms: number) => new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), ms));

@@ -1,10 +1,9 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 import { FakeOrigin, partBytes } from "../test-support/fake-origin.ts";
 
-const edgeEnv = env as unknown as EdgeEnv;
+const edgeEnv = env as unknown as Env;
 let seq = 0;
 /** Each test gets its own stream id, so the shared Cache API never leaks between tests. */
 const setup = (td = 2) => {

@@ -1,3 +1,4 @@
+import { EDGE_DEFAULTS } from "../config.ts";
 import type { Fetched } from "./fetched.ts";
 
 interface Entry {
@@ -8,7 +9,7 @@ interface Entry {
 
 /** Seconds an object stays in isolate memory at most, whatever its edge lifetime. */
 export const MEMORY_TIER_MAX_SECONDS = 30;
-export const MEMORY_TIER_DEFAULT_BYTES = 32 * 1024 * 1024;
+export const MEMORY_TIER_DEFAULT_BYTES = EDGE_DEFAULTS.memoryCacheMb * 1024 * 1024;
 
 /**
  * The isolate's own copy of the objects it just served, in front of the Cache API. Every viewer of

@@ -1,10 +1,9 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 import { resolveEdgeObject } from "./edge-object.ts";
 
-const edgeEnv = env as unknown as EdgeEnv;
+const edgeEnv = env as unknown as Env;
 let seq = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

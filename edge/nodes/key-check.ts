@@ -1,9 +1,6 @@
-import { parseRateLimit, refundAttempt, takeAttempt, type RateLimit } from "../db/rate-limit.ts";
+import { refundAttempt, takeAttempt, type RateLimit } from "../db/rate-limit.ts";
 import { getStreamKeyRecord } from "../streams/stream-store.ts";
 import { hashStreamKey, streamIdOfKey, streamKeyMatches } from "../streams/stream-keys.ts";
-
-/** Failed key checks allowed per stream (and per publisher address) per window. */
-export const DEFAULT_KEY_CHECK_LIMIT: RateLimit = { limit: 20, windowSeconds: 60 };
 
 export type KeyCheck = { allowed: true; streamId: string } | { allowed: false; reason: string } | { limited: true; retryAfterS: number };
 
@@ -19,8 +16,7 @@ export interface KeyCheckRequest {
  * names it), per publisher address, or per node when neither is known; a key that authorises gives
  * its attempts back. Ended streams refuse their key.
  */
-export const checkStreamKey = async (db: D1Database, req: KeyCheckRequest, limitSpec?: string): Promise<KeyCheck> => {
-  const limit = parseRateLimit(limitSpec, DEFAULT_KEY_CHECK_LIMIT);
+export const checkStreamKey = async (db: D1Database, req: KeyCheckRequest, limit: RateLimit): Promise<KeyCheck> => {
   const streamId = streamIdOfKey(req.key);
   const buckets: string[] = [];
   if (streamId) buckets.push(`key:stream:${streamId}`);

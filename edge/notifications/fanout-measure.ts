@@ -7,7 +7,6 @@
  */
 import { isoNow } from "../db/database.ts";
 import { randomId } from "../db/ids.ts";
-import type { EdgeEnv } from "../env.ts";
 import { QUEUE_NAMES, type NotifyMessage } from "./messages.ts";
 import { enqueueFanout } from "./notify-seam.ts";
 import { createQueueHandler, type QueueHandlerOptions } from "./queue-handler.ts";
@@ -103,10 +102,10 @@ export interface FanoutMeasurement {
  * Times the fan-out of `streamId`'s go-live (its followers must exist; see seedFollowers). Uses
  * capturing queues, so nothing reaches a real queue; webhook deliveries are created, not sent.
  */
-export const measureFanout = async (env: EdgeEnv, streamId: string, options: Partial<QueueHandlerOptions> = {}): Promise<FanoutMeasurement> => {
+export const measureFanout = async (env: Env, streamId: string, options: Partial<QueueHandlerOptions> = {}): Promise<FanoutMeasurement> => {
   const notify = new CapturingQueue();
   const webhooks = new CapturingQueue();
-  const e: EdgeEnv = { ...env, NOTIFY_QUEUE: notify, WEBHOOK_QUEUE: webhooks };
+  const e: Env = { ...env, NOTIFY_QUEUE: notify, WEBHOOK_QUEUE: webhooks };
   const t0 = performance.now();
   const plan = await enqueueFanout(e, streamId);
   const t1 = performance.now();

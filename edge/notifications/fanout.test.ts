@@ -1,7 +1,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { EdgeEnv } from "../env.ts";
-import { apiClient, setStreamState, testEnv } from "../test-support/api-client.ts";
+import { apiClient, setStreamState, testEnv, withoutBinding } from "../test-support/api-client.ts";
 import { insertWebhook } from "../webhooks/webhook-store.ts";
 import { CapturingQueue, measureFanout, recordingBatch, seedFollowers } from "./fanout-measure.ts";
 import { FANOUT_BATCH_SIZE, QUEUE_NAMES, type FanoutMessage, type NotifyMessage } from "./messages.ts";
@@ -30,7 +29,7 @@ const liveChannel = async (prefix = "chan") => {
 const withQueues = () => {
   const notify = new CapturingQueue();
   const webhooks = new CapturingQueue();
-  const env: EdgeEnv = { ...testEnv(), NOTIFY_QUEUE: notify, WEBHOOK_QUEUE: webhooks };
+  const env: Env = { ...testEnv(), NOTIFY_QUEUE: notify, WEBHOOK_QUEUE: webhooks };
   return { notify, webhooks, env };
 };
 
@@ -38,7 +37,7 @@ const countFor = async (streamId: string): Promise<number> =>
   (await db().prepare("SELECT count(*) AS n FROM notifications WHERE stream_id = ?1").bind(streamId).first<{ n: number }>())!.n;
 
 /** Runs captured messages through the Worker's queue handler the way the platform delivers a batch. */
-const deliverBatch = async (env: EdgeEnv, queue: string, bodies: NotifyMessage[], attempts = 1) => {
+const deliverBatch = async (env: Env, queue: string, bodies: NotifyMessage[], attempts = 1) => {
   const batch = createMessageBatch<NotifyMessage>(
     queue,
     bodies.map((body, i) => ({ id: `m-${attempts}-${i}`, timestamp: new Date(), attempts, body })),
@@ -119,13 +118,13 @@ describe("go-live fan-out through the queue", () => {
     const { notify, env } = withQueues();
     await notifyFollowers(env, streamId);
     expect(notify.sent).toEqual([]);
-    await expect(notifyFollowers({ ...testEnv(), NOTIFY_QUEUE: undefined }, streamId)).resolves.toBeUndefined();
+    await expect(notifyFollowers(withoutBinding("NOTIFY_QUEUE"), streamId)).resolves.toBeUndefined();
     await expect(notifyFollowers(env, "nosuchstream")).resolves.toBeUndefined();
   });
 
   it("a batch that fails (database error) is retried with backoff", async () => {
     const { batch, handled } = recordingBatch(QUEUE_NAMES.notify, [{ type: "fanout", go_live: { stream_id: "x", title: "x", category: null, channel: { id: "x", username: "x" }, started_at: "t", dedupe_key: "k" }, follower_ids: ["a"] }], 3);
-    await createQueueHandler()(batch, { ...testEnv(), DB: undefined });
+    await createQueueHandler()(batch, withoutBinding("DB"));
     expect(handled).toEqual([{ id: "msg-0", outcome: "retry", delaySeconds: 8 }]);
   });
 });

@@ -1,5 +1,4 @@
 import { requireDb, isoNow } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import type { FanoutMessage } from "./messages.ts";
 import { insertGoLiveNotifications } from "./notification-store.ts";
 import { deliverToHooksOf } from "./notify-seam.ts";
@@ -14,7 +13,7 @@ export interface FanoutResult {
  * batch) and the deliveries of the followers' `followed_stream_started` hooks. Safe to run twice:
  * a redelivered batch inserts nothing new and re-enqueues only deliveries still pending.
  */
-export const processFanout = async (env: EdgeEnv, m: FanoutMessage): Promise<FanoutResult> => {
+export const processFanout = async (env: Env, m: FanoutMessage): Promise<FanoutResult> => {
   const db = requireDb(env);
   const notified = await insertGoLiveNotifications(db, m.go_live, m.follower_ids, isoNow());
   const deliveries = await deliverToHooksOf(env, db, m.follower_ids, "followed_stream_started", m.go_live);

@@ -9,7 +9,6 @@
  * NOTIFY_QUEUE binding fan-out is off (logged), never an error.
  */
 import { isoNow } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { followerIdsPage } from "../follows/follow-store.ts";
 import { getStream } from "../streams/stream-store.ts";
 import { createDeliveries, hooksFor } from "../webhooks/webhook-store.ts";
@@ -24,10 +23,10 @@ export const goLiveWebhookBody = (deliveryId: string, event: WebhookEvent, g: Go
   JSON.stringify({ id: deliveryId, type: event, created_at: createdAt, data: goLivePayload(g) });
 
 /** The queue webhook deliveries go to: WEBHOOK_QUEUE, else NOTIFY_QUEUE (the consumer tells them apart by type). */
-export const deliveryQueue = (env: EdgeEnv): Queue<NotifyMessage> | undefined => env.WEBHOOK_QUEUE ?? env.NOTIFY_QUEUE;
+export const deliveryQueue = (env: Env): Queue<NotifyMessage> | undefined => env.WEBHOOK_QUEUE ?? env.NOTIFY_QUEUE;
 
 /** Enqueues one `deliver` message per delivery id, 100 per send. */
-export const enqueueDeliveries = async (env: EdgeEnv, ids: string[]): Promise<void> => {
+export const enqueueDeliveries = async (env: Env, ids: string[]): Promise<void> => {
   const queue = deliveryQueue(env);
   if (!queue || ids.length === 0) return;
   for (let i = 0; i < ids.length; i += 100) {
@@ -36,7 +35,7 @@ export const enqueueDeliveries = async (env: EdgeEnv, ids: string[]): Promise<vo
 };
 
 /** Creates and enqueues the deliveries of `event` for the given users' subscribed hooks. */
-export const deliverToHooksOf = async (env: EdgeEnv, db: D1Database, userIds: string[], event: WebhookEvent, g: GoLive): Promise<number> => {
+export const deliverToHooksOf = async (env: Env, db: D1Database, userIds: string[], event: WebhookEvent, g: GoLive): Promise<number> => {
   const hooks = await hooksFor(db, userIds, event);
   if (hooks.length === 0) return 0;
   const createdAt = isoNow();
@@ -58,7 +57,7 @@ export interface FanoutPlan {
 }
 
 /** The work of `notifyFollowers`, reporting what it enqueued (the benchmark reads it). */
-export const enqueueFanout = async (env: EdgeEnv, streamId: string): Promise<FanoutPlan> => {
+export const enqueueFanout = async (env: Env, streamId: string): Promise<FanoutPlan> => {
   const db = env.DB;
   const queue = env.NOTIFY_QUEUE;
   if (!db || !queue) {
@@ -103,6 +102,6 @@ export const enqueueFanout = async (env: EdgeEnv, streamId: string): Promise<Fan
 };
 
 /** Announces a go-live to the stream's followers (in-app and webhooks) through NOTIFY_QUEUE. */
-export async function notifyFollowers(env: EdgeEnv, streamId: string): Promise<void> {
+export async function notifyFollowers(env: Env, streamId: string): Promise<void> {
   await enqueueFanout(env, streamId);
 }

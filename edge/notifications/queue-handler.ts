@@ -1,5 +1,4 @@
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { attemptDelivery, backoffSeconds, type DeliveryFetch } from "../webhooks/deliver.ts";
 import { markDead } from "../webhooks/webhook-store.ts";
 import { processFanout } from "./fanout.ts";
@@ -33,7 +32,7 @@ const isMessage = (body: unknown): body is NotifyMessage =>
  */
 export const createQueueHandler = (options: Partial<QueueHandlerOptions> = {}) => {
   const o: QueueHandlerOptions = { ...DEFAULT_QUEUE_OPTIONS, ...options };
-  return async (batch: MessageBatch<unknown>, env: EdgeEnv, _ctx?: ExecutionContext): Promise<void> => {
+  return async (batch: MessageBatch<unknown>, env: Env, _ctx?: ExecutionContext): Promise<void> => {
     const deadLetters = isDeadLetterQueue(batch.queue);
     // A delivery enqueued twice (a redelivered fan-out batch) is attempted once per batch.
     const seen = new Set<string>();

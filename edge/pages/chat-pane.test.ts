@@ -2,12 +2,11 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
 import { MAX_MESSAGE_CHARS } from "../chat/protocol.ts";
-import type { EdgeEnv } from "../env.ts";
 import { chatPaneMarkup, chatPaneScript, HEARTBEAT_INTERVAL_S } from "./chat-pane.ts";
 import { contentSecurityPolicy } from "./html.ts";
 import { watchPage } from "./watch-page.ts";
 
-const edgeEnv = env as unknown as EdgeEnv;
+const edgeEnv = env as unknown as Env;
 
 const get = async (path: string) => {
   const upstream = async () => Response.json([]);

@@ -131,12 +131,13 @@ export const unlistedLive = async <T extends { id: string }>(db: D1Database, ori
 /**
  * The origin's live list without the streams D1 says are unlisted or private (the origin knows
  * nothing of visibility). When D1 cannot say, nothing is listed rather than a private stream.
- * An edge that forwards the control plane (local multi-edge) has no D1 to ask and lists as before.
+ * `db` is null on an edge without D1 or one that forwards the control plane (local multi-edge: its
+ * D1 is empty): it lists as before.
  */
-export const listedOnly = async <T extends { id: string }>(env: { DB?: D1Database; CONTROL_PLANE_URL?: string }, origin: T[]): Promise<T[]> => {
-  if (!env.DB || env.CONTROL_PLANE_URL || origin.length === 0) return origin;
+export const listedOnly = async <T extends { id: string }>(db: D1Database | null, origin: T[]): Promise<T[]> => {
+  if (!db || origin.length === 0) return origin;
   try {
-    const { results } = await env.DB.prepare("SELECT id FROM streams WHERE visibility <> 'public' AND id IN (SELECT value FROM json_each(?1))")
+    const { results } = await db.prepare("SELECT id FROM streams WHERE visibility <> 'public' AND id IN (SELECT value FROM json_each(?1))")
       .bind(JSON.stringify(origin.map((s) => s.id)))
       .all<{ id: string }>();
     const hidden = new Set(results.map((r) => r.id));

@@ -1,14 +1,14 @@
+import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 import { directoryPage, formatDuration } from "./directory-page.ts";
 import { HLS_JS_PATH, HLS_JS_VERSION } from "./hls-asset.ts";
 import { escapeHtml, scriptJson } from "./html.ts";
 import { fetchLiveStreams, parseLiveStreams } from "./live-streams.ts";
 import { watchPage } from "./watch-page.ts";
 
-const edgeEnv = env as unknown as EdgeEnv;
+const edgeEnv = env as unknown as Env;
 
 interface FakeList {
   /** What `/live/streams` answers: a body, a status, or a thrown network error. */
@@ -16,7 +16,7 @@ interface FakeList {
   requests: string[];
 }
 
-const setup = (answer: FakeList["answer"] = { body: [] }, envOverrides: Partial<EdgeEnv> = {}) => {
+const setup = (answer: FakeList["answer"] = { body: [] }, envOverrides: Partial<WorkerEnv> = {}) => {
   const list: FakeList = { answer, requests: [] };
   const upstream = async (req: Request): Promise<Response> => {
     list.requests.push(req.url);
@@ -103,7 +103,7 @@ describe("watch page", () => {
 });
 
 /** The directory without D1 (an edge deployed without the control plane): the origin's list. The D1 directory: directory-d1.test.ts. */
-const NO_DB: Partial<EdgeEnv> = { DB: undefined };
+const NO_DB: Partial<WorkerEnv> = { DB: undefined };
 
 describe("directory of live streams (no D1: the origin's list)", () => {
   it("lists the streams the origin reports, newest first, each linking to its player", async () => {

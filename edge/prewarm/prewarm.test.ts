@@ -1,19 +1,19 @@
+import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 import { FakeOrigin } from "../test-support/fake-origin.ts";
 
 const TOKEN = "edge-admin-token-for-tests";
 let seq = 0;
-const setup = (envOverrides: Partial<EdgeEnv> = {}) => {
+const setup = (envOverrides: Partial<WorkerEnv> = {}) => {
   const streamId = `w${Date.now().toString(36)}${seq++}`;
   const origin = new FakeOrigin(streamId);
   origin.publish(0, 0);
   const { app } = createEdgeApp({ upstream: origin.fetch });
   const call = async (path: string, init: RequestInit = {}) => {
     const ctx = createExecutionContext();
-    const res = await app.fetch(new Request(`http://edge.test${path}`, init), { ...(env as unknown as EdgeEnv), EDGE_ADMIN_TOKEN: TOKEN, ...envOverrides }, ctx);
+    const res = await app.fetch(new Request(`http://edge.test${path}`, init), { ...(env as unknown as Env), EDGE_ADMIN_TOKEN: TOKEN, ...envOverrides }, ctx);
     const text = await res.text();
     await waitOnExecutionContext(ctx);
     return { res, text };

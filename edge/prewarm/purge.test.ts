@@ -1,7 +1,7 @@
+import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 import { FakeOrigin } from "../test-support/fake-origin.ts";
 
 const TOKEN = "edge-admin-token-for-tests";
@@ -13,14 +13,14 @@ describe("edge purge (the go-live saga's compensation of warmup_cdn)", () => {
     const origin = new FakeOrigin(streamId);
     origin.publish(0, 0);
     const { app } = createEdgeApp({ upstream: origin.fetch });
-    const call = async (path: string, init: RequestInit = {}, overrides: Partial<EdgeEnv> = {}) => {
+    const call = async (path: string, init: RequestInit = {}, overrides: Partial<WorkerEnv> = {}) => {
       const ctx = createExecutionContext();
-      const res = await app.fetch(new Request(`http://edge.test${path}`, init), { ...(env as unknown as EdgeEnv), EDGE_ADMIN_TOKEN: TOKEN, ...overrides }, ctx);
+      const res = await app.fetch(new Request(`http://edge.test${path}`, init), { ...(env as unknown as Env), EDGE_ADMIN_TOKEN: TOKEN, ...overrides }, ctx);
       const text = await res.text();
       await waitOnExecutionContext(ctx);
       return { res, text };
     };
-    const post = (action: string, token: string | null = TOKEN, overrides: Partial<EdgeEnv> = {}) =>
+    const post = (action: string, token: string | null = TOKEN, overrides: Partial<WorkerEnv> = {}) =>
       call(`/api/v1/edge/${action}/${streamId}`, { method: "POST", headers: token ? { authorization: `Bearer ${token}` } : {} }, overrides);
 
     expect((await post("prewarm")).res.status).toBe(200);

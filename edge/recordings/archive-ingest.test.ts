@@ -3,12 +3,12 @@
  * manifest and poster land in the RECORDINGS bucket (miniflare's real R2) at the contract key with
  * their metadata, only after every check passed, and recordings.bytes counts each object once.
  */
+import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ARCHIVE_HEADERS as AH, ARCHIVE_LIMITS, segmentMetadataFromR2, type ArchiveListing, type ArchiveManifest } from "../../shared/archive-protocol.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
 import { createEdgeApp } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 import { apiClient, testEnv } from "../test-support/api-client.ts";
 
 const api = apiClient();
@@ -77,7 +77,7 @@ const segHeaders = (o: Partial<Record<string, string>> = {}) => ({ [AH.duration]
 
 const nodeToken = () => signNodeToken(testEnv().NODE_SECRET!, "origin");
 
-const send = async (method: string, path: string, o: { body?: Uint8Array; token?: string | null; headers?: Record<string, string>; env?: Partial<EdgeEnv> } = {}) => {
+const send = async (method: string, path: string, o: { body?: Uint8Array; token?: string | null; headers?: Record<string, string>; env?: Partial<WorkerEnv> } = {}) => {
   const headers: Record<string, string> = { ...o.headers };
   const token = o.token === undefined ? await nodeToken() : o.token;
   if (token) headers.authorization = `Bearer ${token}`;

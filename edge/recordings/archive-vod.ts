@@ -5,11 +5,11 @@
  * scheduled job run `continueFinalizing`.
  */
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { finalizeRecording, type FinalizeDeps, type FinalizeResult } from "./finalize.ts";
 import { originArchive, type OriginArchive, type OriginFetch } from "./origin-archive.ts";
 import { closeOpenRecordings, finalizingRecordings, markFailed, type RecordingRow } from "./recording-store.ts";
-import { OriginFailover, originUrls, primaryOrigin } from "../hls/origin-failover.ts";
+import { OriginFailover } from "../hls/origin-failover.ts";
+import { EDGE_DEFAULTS, edgeConfig } from "../config.ts";
 
 export interface ArchiveTiming {
   /** After a row enters `finalizing`, how long the origin's pending archive uploads are waited for before the VOD is written with what R2 has. */
@@ -19,7 +19,7 @@ export interface ArchiveTiming {
   pollMs: number;
 }
 
-export const DEFAULT_ARCHIVE_TIMING = { waitMs: 120_000, inlineMs: 10_000, pollMs: 500 } satisfies ArchiveTiming;
+export const DEFAULT_ARCHIVE_TIMING = { waitMs: EDGE_DEFAULTS.recordingArchiveWaitS * 1000, inlineMs: 10_000, pollMs: 500 } satisfies ArchiveTiming;
 /** A conversion uploads a whole DVR window (up to 4 h): the origin is given this long. */
 export const CONVERSION_WAIT_MS = 60 * 60_000;
 
@@ -34,16 +34,11 @@ export interface ArchiveOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const defaultLog = (line: string) => console.log(line);
 
-export const archiveTimingOf = (env: EdgeEnv): Partial<ArchiveTiming> => {
-  const s = Number(env.RECORDING_ARCHIVE_WAIT_S);
-  return env.RECORDING_ARCHIVE_WAIT_S && Number.isFinite(s) && s >= 0 ? { waitMs: s * 1000 } : {};
-};
-
 // Through the standby when the primary is down: its archiver holds what the stream pushed there.
-export const originArchiveFor = (env: EdgeEnv, fetch: OriginFetch): OriginArchive =>
-  originArchive({ originUrl: primaryOrigin(env.ORIGIN_URL), nodeSecret: env.NODE_SECRET, fetch: new OriginFailover(originUrls(env.ORIGIN_URL)).wrap(fetch) });
+export const originArchiveFor = (env: Env, fetch: OriginFetch): OriginArchive =>
+  originArchive({ originUrl: edgeConfig(env).primaryOrigin, nodeSecret: edgeConfig(env).nodeSecret, fetch: new OriginFailover(edgeConfig(env).origins).wrap(fetch) });
 
-const finalizeDeps = (env: EdgeEnv, bucket: R2Bucket, origin: OriginArchive, now: () => number): FinalizeDeps => ({
+const finalizeDeps = (env: Env, bucket: R2Bucket, origin: OriginArchive, now: () => number): FinalizeDeps => ({
   bucket,
   db: requireDb(env),
   fetchThumbnail: (streamId) => origin.thumbnail(streamId),
@@ -68,7 +63,7 @@ const logResult = (log: (line: string) => void, row: RecordingRow, result: Final
     ),
   );
 
-const finish = async (env: EdgeEnv, bucket: R2Bucket, origin: OriginArchive, row: RecordingRow, o: ArchiveOptions): Promise<FinalizeResult> => {
+const finish = async (env: Env, bucket: R2Bucket, origin: OriginArchive, row: RecordingRow, o: ArchiveOptions): Promise<FinalizeResult> => {
   const result = await finalizeRecording(finalizeDeps(env, bucket, origin, o.now ?? Date.now), row);
   logResult(o.log ?? defaultLog, row, result);
   return result;
@@ -80,7 +75,7 @@ const finish = async (env: EdgeEnv, bucket: R2Bucket, origin: OriginArchive, row
  * stream is written once the origin has nothing left to upload, or once `waitMs` has passed since
  * it entered `finalizing`. Throws while it should be retried.
  */
-export const archiveVod = async (env: EdgeEnv, streamId: string, o: ArchiveOptions): Promise<void> => {
+export const archiveVod = async (env: Env, streamId: string, o: ArchiveOptions): Promise<void> => {
   const now = o.now ?? Date.now;
   const timing = { ...DEFAULT_ARCHIVE_TIMING, ...o.timing };
   const db = requireDb(env);
@@ -111,7 +106,7 @@ export const archiveVod = async (env: EdgeEnv, streamId: string, o: ArchiveOptio
  * nothing left to upload, or once `maxWaitMs` has passed since it entered `finalizing`; otherwise
  * left as it is for a later call. Returns the row as it now is.
  */
-export const continueFinalizing = async (env: EdgeEnv, row: RecordingRow, o: ArchiveOptions & { maxWaitMs?: number }): Promise<FinalizeResult | null> => {
+export const continueFinalizing = async (env: Env, row: RecordingRow, o: ArchiveOptions & { maxWaitMs?: number }): Promise<FinalizeResult | null> => {
   const now = o.now ?? Date.now;
   const timing = { ...DEFAULT_ARCHIVE_TIMING, ...o.timing };
   const bucket = env.RECORDINGS;

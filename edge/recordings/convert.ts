@@ -5,13 +5,12 @@
  * once the origin reports nothing pending. If the origin refuses, the row goes back to `dvr`.
  */
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { ApiError, conflict, unavailable } from "../http/api-error.ts";
 import { originArchiveFor } from "./archive-vod.ts";
 import type { OriginFetch, QueueOutcome } from "./origin-archive.ts";
 import { getRecording, transition, type RecordingRow } from "./recording-store.ts";
 
-export const startConversion = async (env: EdgeEnv, row: RecordingRow, fetch: OriginFetch): Promise<{ recording: RecordingRow; queued: number }> => {
+export const startConversion = async (env: Env, row: RecordingRow, fetch: OriginFetch): Promise<{ recording: RecordingRow; queued: number }> => {
   if (row.status !== "dvr") throw conflict(`only a DVR-only broadcast can be converted; this recording is ${row.status}`, { status: row.status });
   if (row.ended_at === null) throw conflict("the broadcast is still running; convert it after it ends", { status: row.status });
   if (!env.RECORDINGS) throw unavailable("recordings are not configured (R2 binding RECORDINGS)");

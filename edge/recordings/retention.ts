@@ -4,7 +4,6 @@
  * their row, one log line each; conversions left `finalizing` by an earlier call are finished.
  */
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { continueFinalizing } from "./archive-vod.ts";
 import { recordingPrefix } from "./layout.ts";
 import type { OriginFetch } from "./origin-archive.ts";
@@ -31,7 +30,7 @@ export const deleteRecordingObjects = async (bucket: R2Bucket, id: string): Prom
 };
 
 /** R2 objects first, then the row: a crash in between leaves a row the next run deletes again. */
-export const deleteRecording = async (env: EdgeEnv, id: string): Promise<number> => {
+export const deleteRecording = async (env: Env, id: string): Promise<number> => {
   const objects = env.RECORDINGS ? await deleteRecordingObjects(env.RECORDINGS, id) : 0;
   forgetRecordingStatus(id);
   await deleteRecordingRow(requireDb(env), id);
@@ -49,7 +48,7 @@ export interface RecordingsJobResult {
   finalized: string[];
 }
 
-export const runRecordingsJob = async (env: EdgeEnv, o: RecordingsJobOptions = {}): Promise<RecordingsJobResult> => {
+export const runRecordingsJob = async (env: Env, o: RecordingsJobOptions = {}): Promise<RecordingsJobResult> => {
   const now = o.now ?? Date.now();
   const log = o.log ?? ((line: string) => console.log(line));
   const db = requireDb(env);
@@ -73,7 +72,7 @@ export const runRecordingsJob = async (env: EdgeEnv, o: RecordingsJobOptions = {
 
 /** The Worker's `scheduled` handler: one recordings job per cron tick, at the tick's time. */
 export const recordingsScheduled =
-  (o: Omit<RecordingsJobOptions, "now"> = {}): ExportedHandlerScheduledHandler<EdgeEnv> =>
+  (o: Omit<RecordingsJobOptions, "now"> = {}): ExportedHandlerScheduledHandler<Env> =>
   (controller, env, ctx) => {
     ctx.waitUntil(
       runRecordingsJob(env, { ...o, now: controller.scheduledTime }).catch((err: Error) => console.log(JSON.stringify({ event: "recordings_job_error", error: err.message }))),

@@ -4,18 +4,15 @@ import { hashPassword, verifyPassword } from "../accounts/password.ts";
 import { issueUserToken } from "../accounts/user-token.ts";
 import { findUserById, findUserByUsername, insertUser, PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN, USERNAME_RULE, userView } from "../accounts/users.ts";
 import { requireDb } from "../db/database.ts";
-import { parseRateLimit, refundAttempt, takeAttempt, type RateLimit } from "../db/rate-limit.ts";
-import type { EdgeEnv } from "../env.ts";
+import { refundAttempt, takeAttempt } from "../db/rate-limit.ts";
 import { conflict, tooManyRequests, unauthorized } from "../http/api-error.ts";
 import { FieldReader } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
-
-/** Failed logins allowed per username per window (a success gives its attempt back). */
-export const DEFAULT_LOGIN_LIMIT: RateLimit = { limit: 10, windowSeconds: 300 };
+import { edgeConfig } from "../config.ts";
 
 /** `POST /api/v1/users` (sign up), `POST /api/v1/sessions` (log in), `GET /api/v1/me`. */
 export const accountRoutes = () => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
 
   app.post("/api/v1/users", async (c) => {
     const body = await readJsonObject(c);
@@ -42,7 +39,7 @@ export const accountRoutes = () => {
     assertNoFieldErrors(f.errors);
     const secret = jwtSecret(c.env);
     const db = requireDb(c.env);
-    const limit = parseRateLimit(c.env.LOGIN_RATE_LIMIT, DEFAULT_LOGIN_LIMIT);
+    const limit = edgeConfig(c.env).loginRateLimit;
     const bucket = `login:${username!.toLowerCase()}`;
     const attempt = await takeAttempt(db, bucket, limit);
     if (!attempt.ok) throw tooManyRequests(attempt.retryAfterS);

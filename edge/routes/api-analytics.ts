@@ -15,14 +15,14 @@ import { MINUTE_MS, minuteOf } from "../analytics/player-minutes.ts";
 import { parseRange } from "../analytics/range.ts";
 import { liveStreamsAt, nodeReportStatement, readMinutes, type AnalyticsRow } from "../analytics/store.ts";
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { ApiError, forbidden, invalidFields, unavailable } from "../http/api-error.ts";
 import { assertNoFieldErrors, readJsonObject } from "../http/json-body.ts";
 import { requireNode } from "../nodes/node-auth.ts";
 import { loadStream } from "../streams/access.ts";
 import type { StreamRow } from "../streams/model.ts";
+import { edgeConfig } from "../config.ts";
 
-type C = Context<{ Bindings: EdgeEnv }>;
+type C = Context<{ Bindings: Env }>;
 
 /** A node report is small: 1,024 streams of six short fields. */
 const NODE_REPORT_MAX = 256 * 1024;
@@ -32,7 +32,7 @@ const mayRead = (user: UserClaims, stream: StreamRow): boolean => user.sub === s
 
 /** `Authorization: Bearer <EDGE_ADMIN_TOKEN>`, compared in constant time. */
 const requireEdgeAdmin = async (c: C): Promise<void> => {
-  const expected = c.env.EDGE_ADMIN_TOKEN;
+  const expected = edgeConfig(c.env).adminToken;
   if (!expected) throw unavailable("disabled: EDGE_ADMIN_TOKEN is not configured");
   const auth = c.req.header("authorization") ?? "";
   const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
@@ -51,7 +51,7 @@ const EMPTY: Omit<AnalyticsRow, "minute"> = {
 };
 
 export const analyticsRoutes = () => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
 
   app.get("/api/v1/streams/:id/analytics", async (c) => {
     const user = await requireUser(c);

@@ -2,18 +2,18 @@ import { Hono, type Context } from "hono";
 import { ARCHIVE_PREFIX } from "../../shared/archive-protocol.ts";
 import { timingSafeEqualText } from "../../shared/tokens.ts";
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { invalidFields, unauthorized, unavailable } from "../http/api-error.ts";
 import { requireNode } from "../nodes/node-auth.ts";
 import { archiveTarget, ingestArchiveObject, listArchive } from "../recordings/archive-ingest.ts";
+import { edgeConfig } from "../config.ts";
 
-const bucketOf = (env: EdgeEnv): R2Bucket => {
+const bucketOf = (env: Env): R2Bucket => {
   if (!env.RECORDINGS) throw unavailable("recordings are disabled: the R2 binding RECORDINGS is not configured");
   return env.RECORDINGS;
 };
 
-const requireAdmin = async (c: Context<{ Bindings: EdgeEnv }>): Promise<void> => {
-  const expected = c.env.EDGE_ADMIN_TOKEN;
+const requireAdmin = async (c: Context<{ Bindings: Env }>): Promise<void> => {
+  const expected = edgeConfig(c.env).adminToken;
   if (!expected) throw unavailable("admin endpoints are disabled: EDGE_ADMIN_TOKEN is not configured");
   const auth = c.req.header("authorization") ?? "";
   const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
@@ -26,9 +26,9 @@ const requireAdmin = async (c: Context<{ Bindings: EdgeEnv }>): Promise<void> =>
  * CONTROL_PLANE_URL; the origin archives to the edge whose D1 holds the recordings.
  */
 export const archiveRoutes = () => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
 
-  const put = async (c: Context<{ Bindings: EdgeEnv }>, rendition: string | null) => {
+  const put = async (c: Context<{ Bindings: Env }>, rendition: string | null) => {
     await requireNode(c);
     const target = archiveTarget(c.req.param("recordingId") ?? "", rendition, c.req.param("file") ?? "");
     const result = await ingestArchiveObject(requireDb(c.env), bucketOf(c.env), target, c.req.raw);

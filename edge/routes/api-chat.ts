@@ -8,7 +8,6 @@ import { CHAT_JOIN_HEADER, CHAT_PROTOCOL_HEADER, type ChatJoin } from "../chat/c
 import { EMOTE_CODE } from "../chat/protocol.ts";
 import { chatShardCount, roomShard, roomShards, shardFor, shardName } from "../chat/room-client.ts";
 import { isoNow, requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { ApiError, conflict, forbidden, invalidFields, notFound, unauthorized, unavailable, type FieldErrors } from "../http/api-error.ts";
 import { queryInteger } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
@@ -33,13 +32,13 @@ const chatToken = (url: URL, protocols: string[]): string | null => {
   return protocols.find((p) => p !== CHAT_SUBPROTOCOL && p.split(".").length === 3) ?? null;
 };
 
-const chatNamespace = (env: EdgeEnv) => {
+const chatNamespace = (env: Env) => {
   if (!env.CHAT_ROOM) throw unavailable("chat is disabled: no CHAT_ROOM binding");
   return env.CHAT_ROOM;
 };
 
 /** Shard 0 answers room-wide reads: every shard keeps the whole history and moderation log. */
-const readShard = (env: EdgeEnv, streamId: string) => {
+const readShard = (env: Env, streamId: string) => {
   chatNamespace(env);
   return roomShard(env, streamId, 0)!;
 };
@@ -60,7 +59,7 @@ const requireBroadcaster = (user: UserClaims, stream: StreamRow): void => {
  * paged history, the moderation log, channel moderators and the channel's emote set.
  */
 export const chatRoutes = () => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
 
   // A bad token is refused (401) rather than silently downgraded to read-only.
   app.get("/api/v1/streams/:id/chat", async (c) => {
@@ -130,7 +129,7 @@ export const chatRoutes = () => {
     return c.json({ moderators: await listModerators(db, stream.user_id) });
   });
 
-  const changeModerator = async (c: Context<{ Bindings: EdgeEnv }>, on: boolean) => {
+  const changeModerator = async (c: Context<{ Bindings: Env }>, on: boolean) => {
     const user = await requireUser(c);
     const db = requireDb(c.env);
     const stream = await loadStream(db, c.req.param("id") ?? "");
@@ -195,6 +194,6 @@ export const chatRoutes = () => {
   return app;
 };
 
-const announceEmotes = async (env: EdgeEnv, streamId: string, by: string): Promise<void> => {
+const announceEmotes = async (env: Env, streamId: string, by: string): Promise<void> => {
   if (env.CHAT_ROOM) await Promise.all(roomShards(env, streamId).map((s) => s.emotesChanged(by)));
 };

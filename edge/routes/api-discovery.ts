@@ -3,7 +3,6 @@ import { optionalUser } from "../accounts/auth.ts";
 import { USERNAME_PATTERN, USERNAME_RULE } from "../accounts/users.ts";
 import { decodeCursor, encodeCursor } from "../db/cursor.ts";
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { invalidFields, type FieldErrors } from "../http/api-error.ts";
 import { queryInteger } from "../http/fields.ts";
 import { publicStreamView, STREAM_STATUSES, type StreamStatus } from "../streams/model.ts";
@@ -29,7 +28,7 @@ const assertNone = (errors: FieldErrors) => {
  * listed, searched and counted; a signed-in creator's own list also shows their hidden ones.
  */
 export const discoveryRoutes = () => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
 
   app.get("/api/v1/categories", async (c) => {
     const { results } = await requireDb(c.env)

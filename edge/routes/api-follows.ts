@@ -3,7 +3,6 @@ import { requireUser } from "../accounts/auth.ts";
 import { findUserByUsername, USERNAME_PATTERN, USERNAME_RULE } from "../accounts/users.ts";
 import { decodeCursor, encodeCursor } from "../db/cursor.ts";
 import { isoNow, requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { follow, followedAt, listFollowing, unfollow } from "../follows/follow-store.ts";
 import { invalidFields, notFound, type FieldErrors } from "../http/api-error.ts";
 import { queryInteger } from "../http/fields.ts";
@@ -33,7 +32,7 @@ const loadChannel = async (db: D1Database, username: string, me: string) => {
 
 /** Follows (`/api/v1/follows`) and the caller's notifications (`/api/v1/notifications`). */
 export const followRoutes = () => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
 
   app.put("/api/v1/follows/:username", async (c) => {
     const me = await requireUser(c);

@@ -5,13 +5,13 @@ import { streamControl } from "../do/stream-control-client.ts";
 import { getStreamKeyRecord } from "../streams/stream-store.ts";
 import { insertEventStatement } from "../streams/stream-events.ts";
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { ApiError, notFound, tooManyRequests } from "../http/api-error.ts";
 import { FieldReader } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields, type JsonObject } from "../http/json-body.ts";
 import { checkStreamKey } from "../nodes/key-check.ts";
 import { requireNode } from "../nodes/node-auth.ts";
 import { HEARTBEAT_INTERVAL_S, recordHeartbeat, registerNode, type NodeCapacity } from "../nodes/node-store.ts";
+import { edgeConfig } from "../config.ts";
 
 const CAPACITY_FIELDS = ["slots", "slots_used", "encoder", "load", "speed"] as const;
 const SEVERITIES: readonly string[] = ["info", "warning", "error", "critical"];
@@ -37,7 +37,7 @@ const readBody = async (c: Parameters<typeof readJsonObject>[0], allowed: readon
  * their capacity; ask whether a stream key may publish before telling the publisher it is live.
  */
 export const nodeRoutes = () => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
 
   app.post("/api/v1/nodes/register", async (c) => {
     const nodeId = await requireNode(c);
@@ -67,7 +67,7 @@ export const nodeRoutes = () => {
     f.string("app", { max: 64 });
     const remoteAddress = f.string("remote_address", { max: 64 });
     assertNoFieldErrors(f.errors);
-    const result = await checkStreamKey(requireDb(c.env), { key: key!, nodeId, remoteAddress }, c.env.KEY_CHECK_RATE_LIMIT);
+    const result = await checkStreamKey(requireDb(c.env), { key: key!, nodeId, remoteAddress }, edgeConfig(c.env).keyCheckRateLimit);
     if ("limited" in result) throw tooManyRequests(result.retryAfterS);
     if (!result.allowed) return c.json({ allowed: false, stream_id: null, reason: result.reason }, 200, { "cache-control": "no-store" });
     // An authorised publish starts the go-live saga; the node does not wait for it (see README "Go-live saga").

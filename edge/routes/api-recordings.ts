@@ -11,7 +11,6 @@ import { optionalUser, requireUser } from "../accounts/auth.ts";
 import type { UserClaims } from "../accounts/user-token.ts";
 import { requireDb } from "../db/database.ts";
 import { decodeCursor, encodeCursor } from "../db/cursor.ts";
-import type { EdgeEnv } from "../env.ts";
 import { conflict, invalidFields, notFound, type FieldErrors } from "../http/api-error.ts";
 import { queryInteger } from "../http/fields.ts";
 import { continueFinalizing } from "../recordings/archive-vod.ts";
@@ -22,11 +21,11 @@ import { getRecording, listRecordings, type RecordingRow } from "../recordings/r
 import { deleteRecording } from "../recordings/retention.ts";
 import { canManage, loadManagedStream, loadVisibleStream } from "../streams/access.ts";
 import type { StreamRow } from "../streams/model.ts";
-import type { Deps } from "./api.ts";
+import type { DeliveryDepsOf } from "../hls/deliver.ts";
 
 export interface RecordingRoutesOptions {
   /** The edge's delivery dependencies: their `upstream` is how the origin is reached (a stand-in in tests). */
-  deps: Deps;
+  deps: DeliveryDepsOf;
 }
 
 /** What a client sees of a recording; owners also see its retention and last change. */
@@ -50,7 +49,7 @@ export const recordingView = (r: RecordingRow, manage: boolean) => {
 };
 
 const CURSOR_KIND = "recordings";
-type Ctx = Context<{ Bindings: EdgeEnv }>;
+type Ctx = Context<{ Bindings: Env }>;
 
 /** The recording `:recordingId` of `stream`, if the caller may see it; 400 for a malformed id, else 404. */
 const loadRecording = async (db: D1Database, stream: StreamRow, recordingId: string, manage: boolean): Promise<RecordingRow> => {
@@ -65,7 +64,7 @@ const KICK_INTERVAL_MS = 5_000;
 const kicked = new Map<string, number>();
 
 export const recordingRoutes = (o: RecordingRoutesOptions) => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
   const originFetch = (c: Ctx): OriginFetch => o.deps(c).upstream;
 
   /** Finishes a `finalizing` recording in the background once the origin has uploaded everything. */

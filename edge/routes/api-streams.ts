@@ -4,7 +4,6 @@ import { requireDb } from "../db/database.ts";
 import { decodeCursor, encodeCursor } from "../db/cursor.ts";
 import { newStreamId } from "../db/ids.ts";
 import { streamControl, streamControlLifecycle } from "../do/stream-control-client.ts";
-import type { EdgeEnv } from "../env.ts";
 import { conflict, forbidden, invalidFields, notFound, unavailable, type FieldErrors } from "../http/api-error.ts";
 import { queryInteger } from "../http/fields.ts";
 import { readJsonObject } from "../http/json-body.ts";
@@ -17,7 +16,7 @@ import { readPlaybackTokenInput, signedStreamUrls, signedVodUrl } from "../strea
 import { requireViewAccess } from "../streams/view-access.ts";
 import { forgetStreamVisibility } from "../streams/visibility.ts";
 import { d1StreamLifecycle, type LifecycleFactory } from "../streams/lifecycle.ts";
-import { ACTIVE_STATUSES, DEFAULT_DVR_WINDOW, DEFAULT_INGEST_RTMP_URL, ownerStreamView, publicStreamView, streamUrls } from "../streams/model.ts";
+import { ACTIVE_STATUSES, DEFAULT_DVR_WINDOW, ownerStreamView, publicStreamView, streamUrls } from "../streams/model.ts";
 import { liveQualities } from "../streams/qualities.ts";
 import { eventView, listEvents } from "../streams/stream-events.ts";
 import { readStreamInput } from "../streams/stream-input.ts";
@@ -25,24 +24,24 @@ import { newStreamKey } from "../streams/stream-keys.ts";
 import { getStream, insertStream, replaceKeyHash, updateStream } from "../streams/stream-store.ts";
 import type { HeartbeatAggregator } from "../viewers/aggregator.ts";
 import { streamViewers } from "../viewers/stream-viewers.ts";
-import type { Deps } from "./api.ts";
+import type { DeliveryDepsOf } from "../hls/deliver.ts";
+import { edgeConfig } from "../config.ts";
 
 export interface StreamRoutesOptions {
-  deps: Deps;
+  deps: DeliveryDepsOf;
   /** Who stops a stream; D1 only until the go-live saga provides its StreamControl client. */
   lifecycle?: LifecycleFactory;
   /** The isolate's heartbeat aggregator: playback reads the viewer counts it learnt before asking the counter. */
   viewers?: HeartbeatAggregator;
 }
 
-const ingestUrl = (env: EdgeEnv): string => env.INGEST_RTMP_URL || DEFAULT_INGEST_RTMP_URL;
 const NO_STORE = { "cache-control": "no-store" };
 
 /** One stream: create, read, update, rotate its key, stop it, its playback info and its events. */
 export const streamRoutes = (o: StreamRoutesOptions) => {
   // The stream's StreamControl object when the Worker has the binding; D1 alone otherwise.
-  const lifecycleFor = o.lifecycle ?? ((env: EdgeEnv) => (env.STREAM_CONTROL ? streamControlLifecycle(env) : d1StreamLifecycle));
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const lifecycleFor = o.lifecycle ?? ((env: Env) => (env.STREAM_CONTROL ? streamControlLifecycle(env) : d1StreamLifecycle));
+  const app = new Hono<{ Bindings: Env }>();
 
   app.post("/api/v1/streams", async (c) => {
     const user = await requireUser(c);
@@ -67,7 +66,7 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
     });
     const stream = (await getStream(db, id))!;
     return c.json(
-      { stream_id: id, stream_key: key, ingest_urls: { rtmp: ingestUrl(c.env) }, playback_url: streamUrls(id).watch, status: stream.status, stream: ownerStreamView(stream, ingestUrl(c.env)) },
+      { stream_id: id, stream_key: key, ingest_urls: { rtmp: edgeConfig(c.env).ingestRtmpUrl }, playback_url: streamUrls(id).watch, status: stream.status, stream: ownerStreamView(stream, edgeConfig(c.env).ingestRtmpUrl) },
       201,
       { ...NO_STORE, location: `/api/v1/streams/${id}` },
     );
@@ -77,7 +76,7 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
     const user = await optionalUser(c);
     const stream = await loadStream(requireDb(c.env), c.req.param("id"));
     await requireViewAccess(c, stream, user);
-    return c.json(canManage(user, stream) ? ownerStreamView(stream, ingestUrl(c.env)) : publicStreamView(stream));
+    return c.json(canManage(user, stream) ? ownerStreamView(stream, edgeConfig(c.env).ingestRtmpUrl) : publicStreamView(stream));
   });
 
   app.patch("/api/v1/streams/:id", async (c) => {
@@ -93,7 +92,7 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
     if (!(await updateStream(db, stream.id, patch))) throw notFound("stream");
     // This isolate's delivery routes see the change at once; others within FRESH_MS (streams/visibility.ts).
     if (patch.visibility !== undefined) forgetStreamVisibility(stream.id);
-    return c.json(ownerStreamView((await getStream(db, stream.id))!, ingestUrl(c.env)));
+    return c.json(ownerStreamView((await getStream(db, stream.id))!, edgeConfig(c.env).ingestRtmpUrl));
   });
 
   app.post("/api/v1/streams/:id/key", async (c) => {
@@ -104,7 +103,7 @@ export const streamRoutes = (o: StreamRoutesOptions) => {
     const { key, hash } = await newStreamKey(stream.id);
     if (!(await replaceKeyHash(db, stream.id, hash))) throw conflict("the stream has ended; create a new one");
     const updated = (await getStream(db, stream.id))!;
-    return c.json({ stream_id: stream.id, stream_key: key, ingest_urls: { rtmp: ingestUrl(c.env) }, key_rotated_at: updated.key_rotated_at }, 200, NO_STORE);
+    return c.json({ stream_id: stream.id, stream_key: key, ingest_urls: { rtmp: edgeConfig(c.env).ingestRtmpUrl }, key_rotated_at: updated.key_rotated_at }, 200, NO_STORE);
   });
 
   app.post("/api/v1/streams/:id/stop", async (c) => {

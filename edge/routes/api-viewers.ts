@@ -2,7 +2,6 @@ import { Hono, type Context } from "hono";
 import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
 import { timingSafeEqualText } from "../../shared/tokens.ts";
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { ApiError, invalidFields, notFound, unavailable, type FieldErrors } from "../http/api-error.ts";
 import { FieldReader } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
@@ -14,8 +13,9 @@ import { checkPlaybackToken } from "../streams/playback-access.ts";
 import { streamVisibility } from "../streams/visibility.ts";
 import { MAX_BATCH_SESSIONS, type HeartbeatAggregator } from "../viewers/aggregator.ts";
 import { counterStub, flushTarget, readStats, recordBatch } from "../viewers/counter-client.ts";
-import { flushIntervalMs, isSessionId, SESSION_ID_PATTERN, SESSION_ID_RULE, SESSION_WINDOW_MS } from "../viewers/sessions.ts";
+import { isSessionId, SESSION_ID_PATTERN, SESSION_ID_RULE, SESSION_WINDOW_MS } from "../viewers/sessions.ts";
 import { streamViewers } from "../viewers/stream-viewers.ts";
+import { edgeConfig } from "../config.ts";
 
 /** A heartbeat is `{"session_id": "…", "latency_ms"?, "buffer_s"?, "errors"?}`: a kilobyte is plenty. */
 export const HEARTBEAT_BODY_MAX = 1024;
@@ -30,7 +30,7 @@ export interface ViewerRoutesOptions {
   forward?: (request: Request) => Promise<Response>;
 }
 
-type C = Context<{ Bindings: EdgeEnv }>;
+type C = Context<{ Bindings: Env }>;
 
 const streamIdParam = (c: C): string => {
   const id = c.req.param("id") ?? "";
@@ -40,7 +40,7 @@ const streamIdParam = (c: C): string => {
 
 /** The control plane's own endpoints: `Authorization: Bearer <EDGE_ADMIN_TOKEN>`, compared in constant time. */
 const requireEdgeAdmin = async (c: C): Promise<void> => {
-  const expected = c.env.EDGE_ADMIN_TOKEN;
+  const expected = edgeConfig(c.env).adminToken;
   if (!expected) throw unavailable("disabled: EDGE_ADMIN_TOKEN is not configured");
   const auth = c.req.header("authorization") ?? "";
   const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
@@ -76,7 +76,7 @@ const readSessions = (raw: unknown, errors: FieldErrors): Array<[string, number]
  * `GET /api/v1/edge/viewers/:id/stats` answers the counter's figures (benchmark, operators).
  */
 export const viewerRoutes = (o: ViewerRoutesOptions) => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
   const send = o.forward ?? ((req: Request) => fetch(req));
 
   /**
@@ -114,7 +114,7 @@ export const viewerRoutes = (o: ViewerRoutesOptions) => {
     assertNoFieldErrors({ ...unknownFields(body, ["session_id", "latency_ms", "buffer_s", "errors"]), ...fields.errors });
     const flush = flushTarget(c.env, send);
     if (!flush) throw unavailable("viewer counting is not configured (VIEWER_COUNTER binding, or EDGE_ADMIN_TOKEN with CONTROL_PLANE_URL)");
-    o.aggregator.heartbeat(id, sessionId!, { intervalMs: flushIntervalMs(c.env), edge: c.env.EDGE_ID ?? "edge", flush, waitUntil: (p) => c.executionCtx.waitUntil(p) }, { latencyMs, bufferS, errors });
+    o.aggregator.heartbeat(id, sessionId!, { intervalMs: edgeConfig(c.env).viewerFlushIntervalMs, edge: edgeConfig(c.env).edgeId, flush, waitUntil: (p) => c.executionCtx.waitUntil(p) }, { latencyMs, bufferS, errors });
     return c.body(null, 204);
   });
 

@@ -2,14 +2,14 @@ import { Hono } from "hono";
 import { requireUser } from "../accounts/auth.ts";
 import type { UserClaims } from "../accounts/user-token.ts";
 import { requireDb } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import { conflict, forbidden, invalidFields, notFound, type FieldErrors } from "../http/api-error.ts";
 import { FieldReader, queryInteger } from "../http/fields.ts";
 import { assertNoFieldErrors, readJsonObject, unknownFields } from "../http/json-body.ts";
 import { WEBHOOK_EVENTS, type WebhookEvent } from "../notifications/messages.ts";
 import { SIGNATURE_HEADER } from "../webhooks/signature.ts";
-import { checkWebhookTarget, privateWebhooksAllowed } from "../webhooks/target-url.ts";
+import { checkWebhookTarget } from "../webhooks/target-url.ts";
 import { deleteWebhook, getWebhook, insertWebhook, listDeliveries, listWebhooks, MAX_WEBHOOKS_PER_USER, WEBHOOK_ID_PATTERN, webhookView } from "../webhooks/webhook-store.ts";
+import { edgeConfig } from "../config.ts";
 
 const MAX_URL_LENGTH = 2_048;
 
@@ -24,7 +24,7 @@ const loadOwnWebhook = async (db: D1Database, id: string, me: UserClaims) => {
 
 /** `POST/GET /api/v1/webhooks`, `DELETE /api/v1/webhooks/:id`: the caller's signed HTTP callbacks. */
 export const webhookRoutes = () => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
 
   app.post("/api/v1/webhooks", async (c) => {
     const me = await requireUser(c);
@@ -41,7 +41,7 @@ export const webhookRoutes = () => {
     if (events && events.length === 0) f.fail("events", `must name at least one of: ${WEBHOOK_EVENTS.join(", ")}`);
     let url: string | undefined;
     if (rawUrl !== undefined) {
-      const target = checkWebhookTarget(rawUrl, privateWebhooksAllowed(c.env.ALLOW_PRIVATE_WEBHOOKS));
+      const target = checkWebhookTarget(rawUrl, edgeConfig(c.env).allowPrivateWebhooks);
       if (target.ok) url = target.url;
       else f.fail("url", target.reason);
     }

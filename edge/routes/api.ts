@@ -1,6 +1,5 @@
 import { Hono } from "hono";
-import type { EdgeEnv } from "../env.ts";
-import type { DeliveryDeps } from "../hls/deliver.ts";
+import type { DeliveryDepsOf } from "../hls/deliver.ts";
 import { apiErrorHandler } from "../http/api-error.ts";
 import type { LifecycleFactory } from "../streams/lifecycle.ts";
 import { HeartbeatAggregator } from "../viewers/aggregator.ts";
@@ -15,13 +14,11 @@ import { recordingRoutes } from "./api-recordings.ts";
 import { streamRoutes } from "./api-streams.ts";
 import { viewerRoutes } from "./api-viewers.ts";
 import { webhookRoutes } from "./api-webhooks.ts";
-import { forwardControlPlane } from "./control-plane-forward.ts";
-
-export type Deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }) => DeliveryDeps;
+import { forwardControlPlane } from "../middleware/control-plane-forward.ts";
 
 export interface ControlPlaneOptions {
   /** The edge's delivery dependencies (playback reads a live stream's master playlist through them). */
-  deps: Deps;
+  deps: DeliveryDepsOf;
   /** How a forwarded control-plane request is sent (CONTROL_PLANE_URL); `fetch` unless given. */
   forward?: (request: Request) => Promise<Response>;
   /** Who stops streams; D1 only until the go-live saga's StreamControl replaces it. */
@@ -36,7 +33,7 @@ export interface ControlPlaneOptions {
  * a route says so.
  */
 export const controlPlaneRoutes = (o: ControlPlaneOptions) => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
   const viewers = o.viewers ?? new HeartbeatAggregator();
   app.use("/api/v1/*", forwardControlPlane(o.forward ?? ((req) => fetch(req))));
   app.use("/api/v1/*", async (c, next) => {

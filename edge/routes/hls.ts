@@ -1,6 +1,5 @@
 import { Hono } from "hono";
-import type { EdgeEnv } from "../env.ts";
-import { clientCacheControl, deliver, isPlaylist, mimeOf, type Delivery, type DeliveryDeps } from "../hls/deliver.ts";
+import { clientCacheControl, deliver, isPlaylist, mimeOf, type Delivery, type DeliveryDepsOf } from "../hls/deliver.ts";
 import { resolveEdgeObject, type EdgeObject } from "../hls/edge-object.ts";
 import { gzipOnce } from "../hls/gzip-once.ts";
 import { jsonError } from "../http/json-error.ts";
@@ -8,7 +7,6 @@ import { isStreamId } from "../../shared/ids.ts";
 import { accessUnknown, checkPlaybackToken, refuseDirect, splitPlaybackToken } from "../streams/playback-access.ts";
 import { streamVisibility, type Forward } from "../streams/visibility.ts";
 
-type Deps = (c: { env: EdgeEnv; executionCtx: ExecutionContext }) => DeliveryDeps;
 
 const ageOf = (fetchedAt: number, now: number): string => String(Math.max(0, Math.floor((now - fetchedAt) / 1000)));
 
@@ -57,8 +55,8 @@ export interface HlsRoutesOptions {
  * `/hls/<streamId>/…`: the origin's `/live/<streamId>/…` through cache and coalescing; a private
  * stream only as `/hls/<streamId>/~<token>/…` (edge/streams/playback-access.ts).
  */
-export const hlsRoutes = (deps: Deps, options: HlsRoutesOptions = {}) => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+export const hlsRoutes = (deps: DeliveryDepsOf, options: HlsRoutesOptions = {}) => {
+  const app = new Hono<{ Bindings: Env }>();
   app.on(["GET", "HEAD"], "/hls/:streamId/*", async (c) => {
     const streamId = c.req.param("streamId");
     const url = new URL(c.req.url);

@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
-import type { EdgeEnv } from "../env.ts";
 import { jsonError } from "../http/json-error.ts";
 import { creatorPage } from "../pages/creator-page.ts";
 import { listedOnly, loadDirectory, unlistedLive } from "../pages/directory-data.ts";
@@ -14,7 +13,7 @@ import type { Visibility } from "../streams/model.ts";
 import { checkPlaybackToken } from "../streams/playback-access.ts";
 import { signedStreamUrls } from "../streams/playback-input.ts";
 import { streamVisibility, type Forward } from "../streams/visibility.ts";
-import { primaryOrigin } from "../hls/origin-failover.ts";
+import { edgeConfig } from "../config.ts";
 
 /** How long the D1 directory waits for the origin's list of streams without an account. */
 const UNLISTED_TIMEOUT_MS = 1500;
@@ -32,7 +31,7 @@ export interface PageRoutesOptions {
  */
 export const pageRoutes = (options: PageRoutesOptions = {}) => {
   const upstream = options.upstream ?? ((req: Request) => fetch(req));
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
 
   app.get(HLS_JS_PATH, () =>
     new Response(HLS_JS_SOURCE, {
@@ -71,25 +70,28 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
     // With the control plane's database: live streams from D1 by viewers, search and category filter.
     // Without one (an edge deployed without D1): the origin's list of live streams, as before.
     // An edge that forwards the control plane (CONTROL_PLANE_URL, local multi-edge) has an empty D1: origin list too.
-    if (c.env.DB && !c.env.CONTROL_PLANE_URL) {
+    const config = edgeConfig(c.env);
+    // The database to ask, when this edge has the control plane's.
+    const db = c.env.DB && !config.controlPlaneUrl ? c.env.DB : null;
+    if (db) {
       const nonce = cspNonce();
       const csp = contentSecurityPolicy({ nonce, forms: true });
       const params = { q: c.req.query("q"), category: c.req.query("category"), cursor: c.req.query("cursor") };
       // The unfiltered first page also lists what the origin has live without an account (local keys).
       const plain = !params.q && !params.category && !params.cursor;
-      const originList = plain ? fetchLiveStreams(upstream, primaryOrigin(c.env.ORIGIN_URL), UNLISTED_TIMEOUT_MS) : null;
+      const originList = plain ? fetchLiveStreams(upstream, config.primaryOrigin, UNLISTED_TIMEOUT_MS) : null;
       try {
-        const data = await loadDirectory(c.env.DB, params);
+        const data = await loadDirectory(db, params);
         const origin = await originList;
-        const unlisted: LiveStreamEntry[] = origin?.ok ? await unlistedLive(c.env.DB, origin.streams) : [];
+        const unlisted: LiveStreamEntry[] = origin?.ok ? await unlistedLive(db, origin.streams) : [];
         return htmlResponse(directoryDbPage(data, { nonce, unlisted }), { csp, cacheControl: "public, max-age=2" });
       } catch (err) {
         console.error(JSON.stringify({ event: "directory_db_error", error: err instanceof Error ? err.message : String(err) }));
         // The database failed: the origin's list still says what is live (less what D1 cannot vouch is public).
       }
     }
-    const listed = await fetchLiveStreams(upstream, primaryOrigin(c.env.ORIGIN_URL));
-    const result = listed.ok ? { ok: true as const, streams: await listedOnly(c.env, listed.streams) } : listed;
+    const listed = await fetchLiveStreams(upstream, config.primaryOrigin);
+    const result = listed.ok ? { ok: true as const, streams: await listedOnly(db, listed.streams) } : listed;
     const nonce = cspNonce();
     return htmlResponse(directoryPage(result, { nonce }), {
       status: result.ok ? 200 : 502,
@@ -111,9 +113,10 @@ export const pageRoutes = (options: PageRoutesOptions = {}) => {
   });
 
   app.get("/api/v1/live", async (c) => {
-    const result = await fetchLiveStreams(upstream, primaryOrigin(c.env.ORIGIN_URL));
+    const config = edgeConfig(c.env);
+    const result = await fetchLiveStreams(upstream, config.primaryOrigin);
     if (!result.ok) return jsonError(502, "origin unreachable", { detail: result.error });
-    const body = (await listedOnly(c.env, result.streams)).map((s) => ({
+    const body = (await listedOnly(c.env.DB && !config.controlPlaneUrl ? c.env.DB : null, result.streams)).map((s) => ({
       id: s.id,
       startedAt: s.startedAt,
       renditions: s.renditions,

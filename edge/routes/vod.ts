@@ -11,7 +11,6 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { MIME } from "../../shared/urls.ts";
-import type { EdgeEnv } from "../env.ts";
 import { jsonError } from "../http/json-error.ts";
 import { etagMatches, parseByteRange } from "../recordings/byte-range.ts";
 import { isRecordingId, parseRecordingPath, recordingKey, type RecordingResource } from "../recordings/layout.ts";
@@ -57,7 +56,7 @@ const isReady = async (db: D1Database, id: string): Promise<boolean> => {
 };
 
 export const vodRoutes = (o: VodRoutesOptions = {}) => {
-  const app = new Hono<{ Bindings: EdgeEnv }>();
+  const app = new Hono<{ Bindings: Env }>();
   let cache: Promise<Cache> | null = null;
   app.use("/vod/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["Accept-Ranges", "Content-Length", "Content-Range", "ETag", "X-Cascade-Cache"], maxAge: 86_400 }));
   app.on(["GET", "HEAD"], "/vod/*", async (c) => {

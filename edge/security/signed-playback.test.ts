@@ -3,11 +3,11 @@
  * goes through the fake origin (edge/test-support/fake-origin.ts), which counts every request, so
  * "refused without touching the origin" and "one upstream fill per object" are exact counts.
  */
+import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { signPlaybackToken } from "../../shared/playback-token.ts";
 import { createEdgeApp } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 import { finalizeRecording } from "../recordings/finalize.ts";
 import { getRecording } from "../recordings/recording-store.ts";
 import { playbackKey } from "../streams/playback-keys.ts";
@@ -35,7 +35,7 @@ const liveStream = async (visibility: "public" | "unlisted" | "private" = "priva
   origin.publish(0, 0);
   origin.publish(0, 1);
   const edge = createEdgeApp({ upstream: origin.fetch });
-  const get = async (path: string, init: RequestInit = {}, env: Partial<EdgeEnv> = {}) => {
+  const get = async (path: string, init: RequestInit = {}, env: Partial<WorkerEnv> = {}) => {
     const ctx = createExecutionContext();
     const res = await edge.app.fetch(new Request(`http://edge.test${path}`, init), { ...testEnv(), ...env }, ctx);
     const text = await res.text();
@@ -48,7 +48,7 @@ const liveStream = async (visibility: "public" | "unlisted" | "private" = "priva
     }
     return { status: res.status, headers: res.headers, text, json };
   };
-  const mint = async (body: Record<string, unknown> = {}, env: Partial<EdgeEnv> = {}) => {
+  const mint = async (body: Record<string, unknown> = {}, env: Partial<WorkerEnv> = {}) => {
     const r = await api.call<Minted>("POST", `/api/v1/streams/${s.stream_id}/playback-token`, { token: owner.token, json: body }, env);
     if (r.status !== 200) throw new Error(`mint failed: ${r.status} ${r.text}`);
     return r.body;
@@ -57,7 +57,7 @@ const liveStream = async (visibility: "public" | "unlisted" | "private" = "priva
 };
 
 /** A token signed with the edge's key, with any claims (expired ones included). */
-const forge = async (claims: { streamId: string; expires: number; viewer?: string | null }, env: Partial<EdgeEnv> = {}) => {
+const forge = async (claims: { streamId: string; expires: number; viewer?: string | null }, env: Partial<WorkerEnv> = {}) => {
   const key = await playbackKey({ ...testEnv(), ...env });
   if (!key.ok) throw new Error(key.error);
   return signPlaybackToken(key.key, { viewer: null, ...claims });

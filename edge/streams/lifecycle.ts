@@ -1,5 +1,4 @@
 import { isoNow } from "../db/database.ts";
-import type { EdgeEnv } from "../env.ts";
 import type { StreamRow } from "./model.ts";
 
 export type StopOutcome = { ok: true; endedAt: string } | { ok: false; reason: "already-ended" | "gone" };
@@ -15,7 +14,7 @@ export interface StreamLifecycle {
   stop(db: D1Database, stream: StreamRow, by: { userId: string; username: string }): Promise<StopOutcome>;
 }
 
-export type LifecycleFactory = (env: EdgeEnv) => StreamLifecycle;
+export type LifecycleFactory = (env: Env) => StreamLifecycle;
 
 /** Marks the stream ended and records `stream_ended`, in one transaction; no pipeline is touched. */
 export const d1StreamLifecycle: StreamLifecycle = {

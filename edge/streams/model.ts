@@ -105,4 +105,3 @@ export const ownerStreamView = (s: StreamRow, ingestRtmpUrl: string) => ({
   updated_at: s.updated_at,
 });
 
-export const DEFAULT_INGEST_RTMP_URL = "rtmp://127.0.0.1:1935/live";

@@ -10,7 +10,6 @@
  * token never reaches the cache key, so signed viewers share one upstream fill per object.
  */
 import { PLAYBACK_TOKEN_PREFIX, verifyPlaybackToken, type PlaybackClaims } from "../../shared/playback-token.ts";
-import type { EdgeEnv } from "../env.ts";
 import { jsonError } from "../http/json-error.ts";
 import type { Visibility } from "./model.ts";
 import { playbackKey } from "./playback-keys.ts";
@@ -33,7 +32,7 @@ const TOKEN_ERRORS = {
 export type TokenCheck = { ok: true; claims: PlaybackClaims } | { ok: false; response: Response };
 
 /** A token presented for `streamId`: its claims, or the JSON answer that refuses it. */
-export const checkPlaybackToken = async (env: EdgeEnv, token: string, streamId: string, path: string, nowS = Math.floor(Date.now() / 1000)): Promise<TokenCheck> => {
+export const checkPlaybackToken = async (env: Env, token: string, streamId: string, path: string, nowS = Math.floor(Date.now() / 1000)): Promise<TokenCheck> => {
   const key = await playbackKey(env);
   if (!key.ok) return { ok: false, response: jsonError(503, key.error, { path }) };
   const verdict = await verifyPlaybackToken(key.key, token, { streamId, nowS });

@@ -1,6 +1,6 @@
 import { derivePlaybackSecret, importPlaybackKey, MIN_PLAYBACK_SECRET_LENGTH } from "../../shared/playback-token.ts";
 import { MIN_JWT_SECRET_LENGTH } from "../accounts/user-token.ts";
-import type { EdgeEnv } from "../env.ts";
+import { edgeConfig } from "../config.ts";
 
 export type PlaybackKeyResult = { ok: true; key: CryptoKey } | { ok: false; error: string };
 
@@ -26,13 +26,12 @@ const cached = (id: string, make: () => Promise<CryptoKey>): Promise<CryptoKey> 
  * sharing JWT_SECRET agrees). A PLAYBACK_SECRET that is set but too short is an error rather than
  * a silent fallback: an operator who set one expects it to be used.
  */
-export const playbackKey = async (env: EdgeEnv): Promise<PlaybackKeyResult> => {
-  const explicit = env.PLAYBACK_SECRET;
-  if (explicit !== undefined && explicit !== "") {
+export const playbackKey = async (env: Env): Promise<PlaybackKeyResult> => {
+  const { playbackSecret: explicit, jwtSecret: jwt } = edgeConfig(env);
+  if (explicit !== "") {
     if (explicit.length < MIN_PLAYBACK_SECRET_LENGTH) return { ok: false, error: `signed playback URLs are disabled: PLAYBACK_SECRET must be at least ${MIN_PLAYBACK_SECRET_LENGTH} characters` };
     return { ok: true, key: await cached(`playback:${explicit}`, () => importPlaybackKey(explicit)) };
   }
-  const jwt = env.JWT_SECRET ?? "";
   if (jwt.length < MIN_JWT_SECRET_LENGTH) return { ok: false, error: "signed playback URLs are disabled: set PLAYBACK_SECRET (or JWT_SECRET)" };
   return { ok: true, key: await cached(`jwt:${jwt}`, async () => importPlaybackKey(await derivePlaybackSecret(jwt))) };
 };

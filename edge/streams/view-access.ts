@@ -1,6 +1,5 @@
 import type { Context } from "hono";
 import type { UserClaims } from "../accounts/user-token.ts";
-import type { EdgeEnv } from "../env.ts";
 import { notFound } from "../http/api-error.ts";
 import { canManage } from "./access.ts";
 import type { StreamRow } from "./model.ts";
@@ -12,7 +11,7 @@ import { checkPlaybackToken } from "./playback-access.ts";
  * the token of the signed watch link). Anyone else is told the stream does not exist, as by
  * GET /api/v1/streams/:id, so a private stream's existence is not given away either.
  */
-export const requireViewAccess = async (c: Context<{ Bindings: EdgeEnv }>, stream: StreamRow, user: UserClaims | null): Promise<void> => {
+export const requireViewAccess = async (c: Context<{ Bindings: Env }>, stream: StreamRow, user: UserClaims | null): Promise<void> => {
   if (stream.visibility !== "private" || canManage(user, stream)) return;
   const token = c.req.query("playback_token");
   if (token && (await checkPlaybackToken(c.env, token, stream.id, new URL(c.req.url).pathname)).ok) return;

@@ -9,9 +9,9 @@
  * hot path. While D1 is unreachable an answer up to STALE_MS old keeps being used rather than
  * failing every viewer; with none, the routes answer 503 rather than guess.
  */
-import { FORWARDED_HEADER } from "../routes/control-plane-forward.ts";
-import type { EdgeEnv } from "../env.ts";
+import { FORWARDED_HEADER } from "../middleware/control-plane-forward.ts";
 import { VISIBILITIES, type Visibility } from "./model.ts";
+import { edgeConfig } from "../config.ts";
 
 export const FRESH_MS = 15_000;
 const STALE_MS = 5 * 60_000;
@@ -94,11 +94,12 @@ export const recordingAccess = new AccessCache<{ streamId: string; visibility: V
 
 export type Forward = (request: Request) => Promise<Response>;
 
-const loadVisibility = async (env: EdgeEnv, streamId: string, forward: Forward): Promise<Visibility | null> => {
+const loadVisibility = async (env: Env, streamId: string, forward: Forward): Promise<Visibility | null> => {
   // Edges that forward the control plane (local multi-edge) have an empty D1: ask the one that has it.
-  if (env.CONTROL_PLANE_URL) {
-    const url = new URL(`/api/v1/streams/${streamId}/visibility`, env.CONTROL_PLANE_URL);
-    const res = await forward(new Request(url, { headers: { accept: "application/json", [FORWARDED_HEADER]: env.EDGE_ID ?? "edge" } }));
+  const { controlPlaneUrl, edgeId } = edgeConfig(env);
+  if (controlPlaneUrl) {
+    const url = new URL(`/api/v1/streams/${streamId}/visibility`, controlPlaneUrl);
+    const res = await forward(new Request(url, { headers: { accept: "application/json", [FORWARDED_HEADER]: edgeId } }));
     if (!res.ok) {
       await res.body?.cancel();
       throw new Error(`control plane answered ${res.status}`);
@@ -116,7 +117,7 @@ const loadVisibility = async (env: EdgeEnv, streamId: string, forward: Forward):
 };
 
 /** The stream's visibility (cached per isolate); throws when it cannot be learnt and nothing recent is known. */
-export const streamVisibility = (env: EdgeEnv, streamId: string, forward: Forward = (req) => fetch(req)): Promise<Visibility | null> =>
+export const streamVisibility = (env: Env, streamId: string, forward: Forward = (req) => fetch(req)): Promise<Visibility | null> =>
   streamVisibilities.get(streamId, () => loadVisibility(env, streamId, forward));
 
 /** The recording's stream and its visibility (cached per isolate; the stream of a recording never changes). */

@@ -3,9 +3,9 @@
  * JSON in and out, bearer tokens, per-call env overrides. D1 is the test project's database
  * (migrated by apply-migrations.ts); tests use unique names, so files can share it.
  */
+import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { createEdgeApp, type EdgeAppOptions } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 
 export interface ApiResponse<T = Record<string, unknown>> {
   status: number;
@@ -22,15 +22,18 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export const testEnv = (): EdgeEnv => env as unknown as EdgeEnv;
+export const testEnv = (): WorkerEnv => env as unknown as WorkerEnv;
+
+/** The test bindings less one the generated `Env` calls required: how a deployment without it behaves. */
+export const withoutBinding = (name: keyof Env): WorkerEnv => ({ ...testEnv(), [name]: undefined }) as unknown as WorkerEnv;
 
 let seq = 0;
 /** A username unique to this run (≤ 32 characters, matches the username rule). */
 export const uniqueName = (prefix: string): string => `${prefix}_${Date.now().toString(36)}${(seq++).toString(36)}${Math.random().toString(36).slice(2, 6)}`.slice(0, 32);
 
-export const apiClient = (options: EdgeAppOptions & { env?: Partial<EdgeEnv> } = {}) => {
+export const apiClient = (options: EdgeAppOptions & { env?: Partial<WorkerEnv> } = {}) => {
   const { app } = createEdgeApp(options);
-  const call = async <T = Record<string, unknown>>(method: string, path: string, o: CallOptions = {}, envOverrides: Partial<EdgeEnv> = {}): Promise<ApiResponse<T>> => {
+  const call = async <T = Record<string, unknown>>(method: string, path: string, o: CallOptions = {}, envOverrides: Partial<WorkerEnv> = {}): Promise<ApiResponse<T>> => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     let body: string | undefined;

@@ -3,23 +3,15 @@
  * test file runs. Test files may start at the same time against the same database; a loser of that
  * race finds the migrations applied by the winner and carries on.
  */
-import { applyD1Migrations, env, type D1Migration } from "cloudflare:test";
-import type { EdgeEnv } from "../env.ts";
+import { applyD1Migrations, env as bindings, type D1Migration } from "cloudflare:test";
 
-declare global {
-  // The pool types `env` as `Cloudflare.Env`; augmenting it is the documented way to type bindings.
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Cloudflare {
-    /** The bindings the edge tests get: the Worker's, plus the migrations read by vitest.config.ts. */
-    interface Env extends EdgeEnv {
-      TEST_MIGRATIONS: D1Migration[];
-    }
-  }
-}
+// The Worker's bindings plus the migrations vitest.config.ts reads. Not an augmentation of
+// `Cloudflare.Env`: that would give the product code test-only bindings too.
+const env = bindings as unknown as Env & { TEST_MIGRATIONS: D1Migration[] };
 
 const applied = async (): Promise<boolean> => {
   try {
-    const { results } = await env.DB!.prepare("SELECT name FROM d1_migrations").all<{ name: string }>();
+    const { results } = await env.DB.prepare("SELECT name FROM d1_migrations").all<{ name: string }>();
     const names = new Set(results.map((r) => r.name));
     return env.TEST_MIGRATIONS.every((m) => names.has(m.name));
   } catch {
@@ -29,7 +21,7 @@ const applied = async (): Promise<boolean> => {
 
 for (let attempt = 0; ; attempt++) {
   try {
-    await applyD1Migrations(env.DB!, env.TEST_MIGRATIONS);
+    await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
     break;
   } catch (err) {
     if (await applied()) break;

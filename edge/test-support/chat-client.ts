@@ -2,9 +2,9 @@
  * A chat WebSocket client for the workerd tests: connects through the edge app (route → ChatRoom),
  * records every frame (coalesced arrays are flattened in order) and waits for matching ones.
  */
+import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, env } from "cloudflare:test";
 import type { Hono } from "hono";
-import type { EdgeEnv } from "../env.ts";
 import type { WelcomeFrame } from "../chat/protocol.ts";
 
 export type Frame = { type: string } & Record<string, unknown>;
@@ -21,11 +21,11 @@ export interface ChatClient {
   close: () => void;
 }
 
-export const connectChat = async (app: Hono<{ Bindings: EdgeEnv }>, streamId: string, o: { token?: string; protocol?: string[]; env?: Partial<EdgeEnv> } = {}): Promise<ChatClient> => {
+export const connectChat = async (app: Hono<{ Bindings: Env }>, streamId: string, o: { token?: string; protocol?: string[]; env?: Partial<WorkerEnv> } = {}): Promise<ChatClient> => {
   const headers: Record<string, string> = { upgrade: "websocket" };
   if (o.protocol) headers["sec-websocket-protocol"] = o.protocol.join(", ");
   const qs = o.token ? `?token=${encodeURIComponent(o.token)}` : "";
-  const res = await app.fetch(new Request(`http://edge.test/api/v1/streams/${streamId}/chat${qs}`, { headers }), { ...(env as unknown as EdgeEnv), ...o.env }, createExecutionContext());
+  const res = await app.fetch(new Request(`http://edge.test/api/v1/streams/${streamId}/chat${qs}`, { headers }), { ...(env as unknown as Env), ...o.env }, createExecutionContext());
   if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status} ${await res.text()}`);
   const ws = res.webSocket;
   const frames: Frame[] = [];

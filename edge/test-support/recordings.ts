@@ -2,15 +2,15 @@
  * Recordings for the workerd tests: rows straight in D1 and archived objects straight in the
  * RECORDINGS bucket (miniflare's R2), laid out as the archive writes them (shared/archive-protocol.ts).
  */
+import type { WorkerEnv } from "../config.ts";
 import { env } from "cloudflare:test";
 import { archiveKey, initFile, segmentFile, segmentMetadataToR2, type ArchiveManifest } from "../../shared/archive-protocol.ts";
 import type { ManifestRendition } from "../../shared/push-protocol.ts";
 import { isoNow } from "../db/database.ts";
 import { randomId } from "../db/ids.ts";
-import type { EdgeEnv } from "../env.ts";
 import type { RecordingStatus } from "../recordings/recording-store.ts";
 
-export const testEnv = (): EdgeEnv => env as unknown as EdgeEnv;
+export const testEnv = (): WorkerEnv => env as unknown as WorkerEnv;
 export const bucket = (): R2Bucket => testEnv().RECORDINGS!;
 
 export const VIDEO_720: ManifestRendition = { name: "720p", type: "video", codecs: "avc1.64001f", bitrate: 3_000_000, width: 1280, height: 720, fps: 30 };

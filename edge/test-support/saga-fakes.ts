@@ -2,13 +2,13 @@
  * Test doubles for the go-live saga (edge/do/*.test.ts): injectable dependencies that record every
  * call and fail on demand, plus D1 helpers for nodes and slots. Used inside workerd only.
  */
+import type { WorkerEnv } from "../config.ts";
 import { env } from "cloudflare:test";
-import type { EdgeEnv } from "../env.ts";
 import { registerNode } from "../nodes/node-store.ts";
 import type { SagaDeps, SagaStage } from "../do/saga-deps.ts";
 import type { SagaState, StreamControl } from "../do/stream-control.ts";
 
-export const testEnv = (): EdgeEnv => env as unknown as EdgeEnv;
+export const testEnv = (): WorkerEnv => env as unknown as WorkerEnv;
 
 export interface FakeControls {
   calls: string[];

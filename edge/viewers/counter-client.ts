@@ -4,10 +4,10 @@
  * their objects would be other objects) — through the control plane's authenticated flush
  * endpoint, which makes the same single call there.
  */
-import type { EdgeEnv } from "../env.ts";
 import type { FlushFn } from "./aggregator.ts";
 import { type HeartbeatBatch, type ViewerCounts } from "./sessions.ts";
 import type { CounterStats, ViewerCounter } from "./viewer-counter.ts";
+import { edgeConfig } from "../config.ts";
 
 /** The control plane's endpoint for one stream's batches (POST, `Authorization: Bearer <EDGE_ADMIN_TOKEN>`). */
 export const flushPath = (streamId: string): string => `/api/v1/edge/viewers/${encodeURIComponent(streamId)}/flush`;
@@ -26,7 +26,7 @@ const withRetry = async <T>(call: () => Promise<T>): Promise<T> => {
 
 type CounterStub = DurableObjectStub<ViewerCounter>;
 
-export const counterStub = (env: EdgeEnv, streamId: string): CounterStub | null => {
+export const counterStub = (env: Env, streamId: string): CounterStub | null => {
   const ns = env.VIEWER_COUNTER;
   return ns ? ns.get(ns.idFromName(streamId)) : null;
 };
@@ -42,10 +42,9 @@ export const readStats = (stub: CounterStub): Promise<CounterStats> => withRetry
  * Where this edge's batches go, or null when it has nowhere to send them (no binding, or a control
  * plane without the admin token to authenticate to it).
  */
-export const flushTarget = (env: EdgeEnv, send: (request: Request) => Promise<Response>): FlushFn | null => {
-  const controlPlane = env.CONTROL_PLANE_URL;
+export const flushTarget = (env: Env, send: (request: Request) => Promise<Response>): FlushFn | null => {
+  const { controlPlaneUrl: controlPlane, adminToken: token } = edgeConfig(env);
   if (controlPlane) {
-    const token = env.EDGE_ADMIN_TOKEN;
     if (!token) return null;
     return async (batch) => {
       const body = JSON.stringify({ edge: batch.edge, sessions: batch.sessions, ...(batch.player ? { player: batch.player } : {}) });

@@ -1,6 +1,5 @@
 /** What a viewer session is and how long it counts: shared by the edge aggregator, the counter object and the routes. */
 import type { PlayerStats } from "../analytics/player-stats.ts";
-import type { EdgeEnv } from "../env.ts";
 
 /** A player's random session id: 16–64 characters from the base64url alphabet (e.g. 16 random bytes, base64url). */
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
@@ -9,15 +8,6 @@ export const isSessionId = (value: unknown): value is string => typeof value ===
 
 /** A session counts as watching while its last heartbeat is younger than this (players beat every 15–30 s). */
 export const SESSION_WINDOW_MS = 60_000;
-
-/** Default seconds between an isolate's flushes of one stream's heartbeats (VIEWER_FLUSH_INTERVAL_S). */
-export const DEFAULT_FLUSH_INTERVAL_S = 5;
-
-/** VIEWER_FLUSH_INTERVAL_S in ms: 0.05–60 s; anything else falls back to the default, never to "flush every heartbeat". */
-export const flushIntervalMs = (env: Pick<EdgeEnv, "VIEWER_FLUSH_INTERVAL_S">): number => {
-  const s = Number(env.VIEWER_FLUSH_INTERVAL_S ?? DEFAULT_FLUSH_INTERVAL_S);
-  return Number.isFinite(s) && s >= 0.05 && s <= 60 ? Math.round(s * 1000) : DEFAULT_FLUSH_INTERVAL_S * 1000;
-};
 
 /**
  * One flush from an isolate: each session with how long ago (ms) this isolate last saw it. Ages

@@ -1,5 +1,4 @@
 /** A stream's viewer figures for the API (playback info, `GET /api/v1/streams/:id/viewers`). */
-import type { EdgeEnv } from "../env.ts";
 import type { StreamRow } from "../streams/model.ts";
 import type { HeartbeatAggregator } from "./aggregator.ts";
 import { counterStub, readCounts } from "./counter-client.ts";
@@ -14,7 +13,7 @@ export interface StreamViewers {
  * read). Otherwise, without a counter, when it cannot be reached or has never been flushed to: the
  * D1 columns the counter writes (zeroed when the stream ends; the peak stays).
  */
-export const streamViewers = async (env: EdgeEnv, stream: StreamRow, aggregator?: HeartbeatAggregator): Promise<StreamViewers> => {
+export const streamViewers = async (env: Env, stream: StreamRow, aggregator?: HeartbeatAggregator): Promise<StreamViewers> => {
   const stored = { current: stream.viewer_count, peak: stream.peak_viewers };
   if (stream.status !== "live" && stream.status !== "reconnecting") return stored;
   let counts = aggregator?.cached(stream.id) ?? null;

@@ -15,7 +15,6 @@ import { minuteOf, PlayerMinutes } from "../analytics/player-minutes.ts";
 import { parsePlayerStats } from "../analytics/player-stats.ts";
 import { playerMinuteStatement } from "../analytics/store.ts";
 import { pushViewerCount } from "../chat/room-client.ts";
-import type { EdgeEnv } from "../env.ts";
 import { isSessionId, SESSION_WINDOW_MS, type HeartbeatBatch, type ViewerCounts } from "./sessions.ts";
 
 /** Alarm cadence while there are sessions: chat sees the count at least this often. */
@@ -62,11 +61,11 @@ const significantChange = (now: number, before: number): boolean =>
 
 const iso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);
 
-export class ViewerCounter extends DurableObject<EdgeEnv> {
+export class ViewerCounter extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly minutes: PlayerMinutes;
 
-  constructor(ctx: DurableObjectState, env: EdgeEnv) {
+  constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.minutes = new PlayerMinutes(this.sql);

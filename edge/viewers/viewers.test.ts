@@ -1,7 +1,7 @@
+import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import type { EdgeEnv } from "../env.ts";
 import { apiClient, setStreamState, testEnv } from "../test-support/api-client.ts";
 import { flushPath } from "./counter-client.ts";
 
@@ -10,13 +10,13 @@ const api = apiClient({ upstream: async () => new Response("no origin in this te
 type App = ReturnType<typeof createEdgeApp>["app"];
 
 /** Short flush interval so the batched flushes land within a test. */
-const FAST: Partial<EdgeEnv> = { VIEWER_FLUSH_INTERVAL_S: "0.3" };
+const FAST: Partial<WorkerEnv> = { VIEWER_FLUSH_INTERVAL_S: "0.3" };
 const sessionId = () => crypto.randomUUID().replaceAll("-", "");
 const counter = (id: string) => env.VIEWER_COUNTER!.get(env.VIEWER_COUNTER!.idFromName(id));
 const stats = (id: string) => counter(id).stats();
 
 /** A heartbeat into `app`; `done` settles when the request's waitUntil work (its flush, if any) has. */
-const beat = async (app: App, streamId: string, body: unknown, o: { env?: Partial<EdgeEnv>; raw?: string } = {}) => {
+const beat = async (app: App, streamId: string, body: unknown, o: { env?: Partial<WorkerEnv>; raw?: string } = {}) => {
   const ctx = createExecutionContext();
   const req = new Request(`http://edge.test/api/v1/streams/${streamId}/heartbeat`, {
     method: "POST",
@@ -29,7 +29,7 @@ const beat = async (app: App, streamId: string, body: unknown, o: { env?: Partia
 };
 
 /** Every session beats once on its app, all at the same time (as many players would); waits for the flushes. */
-const beatAll = async (apps: App[], streamId: string, sessions: string[], e: Partial<EdgeEnv> = {}) => {
+const beatAll = async (apps: App[], streamId: string, sessions: string[], e: Partial<WorkerEnv> = {}) => {
   const results = await Promise.all(sessions.map((s, i) => beat(apps[i % apps.length]!, streamId, { session_id: s }, { env: e })));
   expect(results.every((r) => r.status === 204)).toBe(true);
   await Promise.all(results.map((r) => r.done));

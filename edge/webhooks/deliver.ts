@@ -1,8 +1,8 @@
-import type { EdgeEnv } from "../env.ts";
 import { requireDb } from "../db/database.ts";
 import { SIGNATURE_HEADER, signPayload } from "./signature.ts";
-import { checkWebhookTarget, privateWebhooksAllowed } from "./target-url.ts";
+import { checkWebhookTarget } from "./target-url.ts";
 import { claimDelivery, getDelivery, markAttemptFailed, markDead, markDelivered } from "./webhook-store.ts";
+import { edgeConfig } from "../config.ts";
 
 /** How deliveries reach the receiver; `fetch` in production, a fake in tests. */
 export type DeliveryFetch = (request: Request) => Promise<Response>;
@@ -29,14 +29,14 @@ export type AttemptOutcome =
  * One attempt of one delivery: signs the stored body with the hook's secret and POSTs it, without
  * following redirects. The outcome is recorded in D1; the caller acks or retries the message.
  */
-export const attemptDelivery = async (env: EdgeEnv, deliveryId: string, o: DeliveryOptions): Promise<AttemptOutcome> => {
+export const attemptDelivery = async (env: Env, deliveryId: string, o: DeliveryOptions): Promise<AttemptOutcome> => {
   const db = requireDb(env);
   const d = await getDelivery(db, deliveryId);
   if (!d) return { kind: "skipped", reason: "delivery or webhook deleted" };
   if (d.status !== "pending") return { kind: "skipped", reason: `already ${d.status}` };
   if (d.active !== 1) return { kind: "skipped", reason: "webhook disabled" };
   // The target was checked at registration; check again in case the rules or the flag changed.
-  const target = checkWebhookTarget(d.url, privateWebhooksAllowed(env.ALLOW_PRIVATE_WEBHOOKS));
+  const target = checkWebhookTarget(d.url, edgeConfig(env).allowPrivateWebhooks);
   if (!target.ok) {
     await markAttemptFailed(db, d.id, null, `target refused: ${target.reason}`);
     await markDead(db, d.id);

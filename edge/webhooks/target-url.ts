@@ -155,6 +155,3 @@ export const checkWebhookTarget = (raw: string, allowPrivate = false): TargetChe
   if (BLOCKED_NAMES.has(host) || BLOCKED_SUFFIXES.some((s) => host.endsWith(s))) return { ok: false, reason: `must not point at an internal host name (${host})` };
   return { ok: true, url: url.toString() };
 };
-
-/** ALLOW_PRIVATE_WEBHOOKS: only the exact string "true" enables it. */
-export const privateWebhooksAllowed = (flag: string | undefined): boolean => flag === "true";

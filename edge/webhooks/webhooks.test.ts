@@ -1,5 +1,5 @@
+import type { WorkerEnv } from "../config.ts";
 import { describe, expect, it } from "vitest";
-import type { EdgeEnv } from "../env.ts";
 import { recordingBatch } from "../notifications/fanout-measure.ts";
 import { QUEUE_NAMES } from "../notifications/messages.ts";
 import { goLiveWebhookBody } from "../notifications/notify-seam.ts";
@@ -274,7 +274,7 @@ describe("webhook delivery", () => {
   });
 
   it("a target that became private (flag switched off) is not called: the delivery is dead", async () => {
-    const env: EdgeEnv = { ...testEnv(), ALLOW_PRIVATE_WEBHOOKS: "true" };
+    const env: WorkerEnv = { ...testEnv(), ALLOW_PRIVATE_WEBHOOKS: "true" };
     const u = await api.signUp("flagged");
     const created = await api.call<Created>("POST", "/api/v1/webhooks", { token: u.token, json: { url: "http://127.0.0.1:9/hook", events: ["stream_started"] } }, { ALLOW_PRIVATE_WEBHOOKS: "true" });
     const [id] = await createDeliveries(db(), [created.body.webhook.id], "stream_started", `k:${crypto.randomUUID()}`, () => "{}");

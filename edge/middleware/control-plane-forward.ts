@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import type { EdgeEnv } from "../env.ts";
 import { jsonError } from "../http/json-error.ts";
+import { edgeConfig } from "../config.ts";
 
 /** Paths under /api/v1 that every edge serves itself, whatever CONTROL_PLANE_URL says. */
 export const isEdgeLocalApiPath = (path: string): boolean => path.startsWith("/api/v1/edge/") || path === "/api/v1/live" || /^\/api\/v1\/streams\/[^/]+\/heartbeat$/.test(path);
@@ -14,14 +14,14 @@ export const FORWARDED_HEADER = "x-cascade-forwarded-by";
  * response. Locally, `npm start --edges N` points edges 2..N at edge-1 so all of them share one
  * D1 database, as they would in production where D1 is global and this stays unset.
  */
-export const forwardControlPlane = (send: (request: Request) => Promise<Response>): MiddlewareHandler<{ Bindings: EdgeEnv }> => async (c, next) => {
-  const target = c.env.CONTROL_PLANE_URL;
+export const forwardControlPlane = (send: (request: Request) => Promise<Response>): MiddlewareHandler<{ Bindings: Env }> => async (c, next) => {
+  const { controlPlaneUrl: target, edgeId } = edgeConfig(c.env);
   const url = new URL(c.req.url);
   if (!target || isEdgeLocalApiPath(url.pathname) || c.req.header(FORWARDED_HEADER) !== undefined) return next();
   const destination = new URL(url.pathname + url.search, target);
   const headers = new Headers(c.req.raw.headers);
   headers.delete("host");
-  headers.set(FORWARDED_HEADER, c.env.EDGE_ID ?? "edge");
+  headers.set(FORWARDED_HEADER, edgeId);
   const hasBody = !["GET", "HEAD"].includes(c.req.method);
   try {
     const res = await send(new Request(destination, { method: c.req.method, headers, body: hasBody ? c.req.raw.body : null, redirect: "manual" }));
