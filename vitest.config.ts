@@ -38,7 +38,7 @@ export default defineConfig({
         test: {
           name: "edge",
           include: ["edge/**/*.test.ts"],
-          setupFiles: ["./edge/test-support/apply-migrations.ts"],
+          setupFiles: ["./test/support/edge/apply-migrations.ts"],
           testTimeout: 30_000,
         },
       },

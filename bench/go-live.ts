@@ -90,7 +90,7 @@ const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
  * The streamer (a real PBKDF2 hash, so it logs in through the API) and `followers` viewer accounts
- * following it, the way edge/notifications/fanout-measure.ts seedFollowers inserts them.
+ * following it, the way test/support/edge/fanout-measure.ts seedFollowers inserts them.
  */
 const seedSql = async (streamerId: string, followers: number): Promise<string> => {
   const now = new Date().toISOString();

@@ -1,6 +1,6 @@
 import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
-import { apiClient, testEnv, uniqueName } from "../test-support/api-client.ts";
+import { apiClient, testEnv, uniqueName } from "../../test/support/edge/api-client.ts";
 import { bytesEqual, parsePasswordHash, PBKDF2_ITERATIONS, SALT_BYTES, verifyPassword } from "./password.ts";
 
 const JWT_SECRET = testEnv().JWT_SECRET!;

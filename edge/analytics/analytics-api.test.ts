@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { minuteOf } from "./player-minutes.ts";
 import { nodeReportStatement, playerMinuteStatement } from "./store.ts";
-import { api, db, liveStream } from "./test-support.ts";
+import { api, db, liveStream } from "../../test/support/edge/analytics.ts";
 
 type Minute = {
   minute: string;

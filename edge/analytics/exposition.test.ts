@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { setStreamState } from "../test-support/api-client.ts";
+import { setStreamState } from "../../test/support/edge/api-client.ts";
 import { exposedMinute, renderExposition } from "./exposition.ts";
 import { EDGE_METRIC_NAMES } from "./metric-names.ts";
 import { nodeReportStatement, playerMinuteStatement } from "./store.ts";
-import { ADMIN, api, db, liveStream } from "./test-support.ts";
+import { ADMIN, api, db, liveStream } from "../../test/support/edge/analytics.ts";
 
 const METRICS = "/api/v1/edge/metrics";
 

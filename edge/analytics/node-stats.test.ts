@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { signNodeToken } from "../../shared/tokens.ts";
-import { api, db, liveStream, nodeToken, rows } from "./test-support.ts";
+import { api, db, liveStream, nodeToken, rows } from "../../test/support/edge/analytics.ts";
 
 type Fields = { error: string; fields: Record<string, string> };
 const PATH = "/api/v1/nodes/stats";

@@ -2,11 +2,11 @@ import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import { testEnv } from "../test-support/api-client.ts";
+import { testEnv } from "../../test/support/edge/api-client.ts";
 import { flushPath } from "../viewers/counter-client.ts";
 import { minuteOf } from "./player-minutes.ts";
 import { nodeReportStatement, playerMinuteStatement } from "./store.ts";
-import { ADMIN, api, counter, db, finishMinute, liveStream, nodeToken, pendingMinutes, rows } from "./test-support.ts";
+import { ADMIN, api, counter, db, finishMinute, liveStream, nodeToken, pendingMinutes, rows } from "../../test/support/edge/analytics.ts";
 
 type App = ReturnType<typeof createEdgeApp>["app"];
 const FAST: Partial<WorkerEnv> = { VIEWER_FLUSH_INTERVAL_S: "0.3" };

@@ -1,11 +1,11 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../index.ts";
-import { testEnv, withoutBinding } from "../test-support/api-client.ts";
+import { testEnv, withoutBinding } from "../../test/support/edge/api-client.ts";
 import { minuteOf } from "./player-minutes.ts";
 import { ANALYTICS_RETENTION_DAYS, pruneAnalytics } from "./retention.ts";
 import { nodeReportStatement } from "./store.ts";
-import { db, liveStream, rows } from "./test-support.ts";
+import { db, liveStream, rows } from "../../test/support/edge/analytics.ts";
 
 const DAY_MINUTES = 1440;
 const report = (streamId: string) => ({ streamId, seconds: 10, ingestBytes: 1000, droppedFrames: 0, encoderSpeed: 1, errors: 0 });

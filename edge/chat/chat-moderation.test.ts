@@ -1,8 +1,8 @@
 import type { WorkerEnv } from "../config.ts";
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { apiClient } from "../test-support/api-client.ts";
-import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../test-support/chat-client.ts";
+import { apiClient } from "../../test/support/edge/api-client.ts";
+import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../../test/support/edge/chat-client.ts";
 import type { ChatMessage, ErrorFrame } from "./protocol.ts";
 
 const api = apiClient();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { testEnv } from "../test-support/api-client.ts";
+import { testEnv } from "../../test/support/edge/api-client.ts";
 import { parseRateLimit, pruneRateLimits, refundAttempt, takeAttempt } from "./rate-limit.ts";
 
 const db = () => testEnv().DB!;

@@ -1,8 +1,8 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { signNodeToken } from "../../shared/tokens.ts";
-import { apiClient } from "../test-support/api-client.ts";
-import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../test-support/saga-fakes.ts";
+import { apiClient } from "../../test/support/edge/api-client.ts";
+import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../test/support/edge/saga-fakes.ts";
 import { SAGA_STEPS, type SagaDeps, type SagaStep } from "./saga-deps.ts";
 import { overrideSagaDeps, StreamControl } from "./stream-control.ts";
 

@@ -8,8 +8,8 @@ import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "../chat/protocol.ts";
 import { RATE_LIMIT_COUNT } from "../chat/protocol.ts";
-import { apiClient } from "../test-support/api-client.ts";
-import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../test-support/chat-client.ts";
+import { apiClient } from "../../test/support/edge/api-client.ts";
+import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../../test/support/edge/chat-client.ts";
 
 const api = apiClient();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,8 +7,8 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { signNodeToken } from "../../shared/tokens.ts";
-import { controlStub, eventsOf, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../test-support/saga-fakes.ts";
-import { api, count, resume, setup, type Point } from "./eviction-support.ts";
+import { controlStub, eventsOf, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../test/support/edge/saga-fakes.ts";
+import { api, count, resume, setup, type Point } from "../../test/support/edge/eviction.ts";
 
 describe("fault: StreamControl evicted while live and while stopping", () => {
   const figures: string[] = [];

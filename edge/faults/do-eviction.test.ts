@@ -5,13 +5,13 @@
  * per follower. edge/do/stream-control.test.ts covers one reset while warmup_cdn waits and a
  * re-instantiated object mid-compensation; this extends it to every step. The stop is in
  * do-eviction-stop.test.ts, chat in chat-eviction.test.ts (one file each: a reset leaves the
- * local runtime's alarms for that object wedged, see eviction-support.ts resume()).
+ * local runtime's alarms for that object wedged, see test/support/edge/eviction.ts resume()).
  */
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { SAGA_STEPS } from "../do/saga-deps.ts";
-import { controlStub, eventsOf, nodeSlots, reservationOf, streamRow } from "../test-support/saga-fakes.ts";
-import { count, notificationsPerFollower, resume, setup, type Point } from "./eviction-support.ts";
+import { controlStub, eventsOf, nodeSlots, reservationOf, streamRow } from "../../test/support/edge/saga-fakes.ts";
+import { count, notificationsPerFollower, resume, setup, type Point } from "../../test/support/edge/eviction.ts";
 
 describe("fault: StreamControl evicted at every saga step", () => {
   const points: Point[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apiClient, testEnv } from "../test-support/api-client.ts";
+import { apiClient, testEnv } from "../../test/support/edge/api-client.ts";
 
 type Fields = { error: string; fields: Record<string, string> };
 type FollowList = { follows: Array<{ user: { id: string; username: string }; followed_at: string }>; next_cursor: string | null };

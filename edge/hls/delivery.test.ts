@@ -1,7 +1,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import { FakeOrigin, partBytes } from "../test-support/fake-origin.ts";
+import { FakeOrigin, partBytes } from "../../test/support/edge/fake-origin.ts";
 
 const edgeEnv = env as unknown as Env;
 let seq = 0;

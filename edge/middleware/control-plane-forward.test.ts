@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apiClient } from "../test-support/api-client.ts";
+import { apiClient } from "../../test/support/edge/api-client.ts";
 import { FORWARDED_HEADER } from "./control-plane-forward.ts";
 
 const CONTROL_PLANE_URL = "http://edge-1.test";

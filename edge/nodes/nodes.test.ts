@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { signNodeToken } from "../../shared/tokens.ts";
-import { apiClient, setStreamState, testEnv } from "../test-support/api-client.ts";
+import { apiClient, setStreamState, testEnv } from "../../test/support/edge/api-client.ts";
 import { getNode } from "./node-store.ts";
 
 type Fields = { error: string; fields: Record<string, string> };

@@ -1,8 +1,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { apiClient, setStreamState, testEnv, withoutBinding } from "../test-support/api-client.ts";
+import { apiClient, setStreamState, testEnv, withoutBinding } from "../../test/support/edge/api-client.ts";
 import { insertWebhook } from "../webhooks/webhook-store.ts";
-import { CapturingQueue, measureFanout, recordingBatch, seedFollowers } from "./fanout-measure.ts";
+import { CapturingQueue, measureFanout, recordingBatch, seedFollowers } from "../../test/support/edge/fanout-measure.ts";
 import { FANOUT_BATCH_SIZE, QUEUE_NAMES, type FanoutMessage, type NotifyMessage } from "./messages.ts";
 import { notifyFollowers } from "./notify-seam.ts";
 import { createQueueHandler } from "./queue-handler.ts";

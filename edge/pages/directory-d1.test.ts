@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apiClient, setStreamState, testEnv } from "../test-support/api-client.ts";
+import { apiClient, setStreamState, testEnv } from "../../test/support/edge/api-client.ts";
 import { DIRECTORY_PAGE_SIZE } from "./directory-data.ts";
 import { directoryHref } from "./directory-page.ts";
 import { SESSION_STORAGE_KEY } from "./app-shell.ts";

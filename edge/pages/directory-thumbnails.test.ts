@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apiClient, setStreamState } from "../test-support/api-client.ts";
+import { apiClient, setStreamState } from "../../test/support/edge/api-client.ts";
 
 /** The origin: its live list and the thumbnails of the streams on it (one has none yet). */
 const origin = { list: [] as unknown[] };

@@ -2,7 +2,7 @@ import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import { FakeOrigin } from "../test-support/fake-origin.ts";
+import { FakeOrigin } from "../../test/support/edge/fake-origin.ts";
 
 const TOKEN = "edge-admin-token-for-tests";
 let seq = 0;

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ARCHIVE_HEADERS as AH, ARCHIVE_LIMITS, segmentMetadataFromR2, type ArchiveListing, type ArchiveManifest } from "../../shared/archive-protocol.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
 import { createEdgeApp } from "../app.ts";
-import { apiClient, testEnv } from "../test-support/api-client.ts";
+import { apiClient, testEnv } from "../../test/support/edge/api-client.ts";
 
 const api = apiClient();
 const { app } = createEdgeApp();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { apiClient } from "../test-support/api-client.ts";
-import { AUDIO, bucket, insertRecording, JPEG, objectKeys, putInit, putManifest, putSegments, recordingRow, testEnv, VIDEO_360, VIDEO_720, type SegmentSpec } from "../test-support/recordings.ts";
+import { apiClient } from "../../test/support/edge/api-client.ts";
+import { AUDIO, bucket, insertRecording, JPEG, objectKeys, putInit, putManifest, putSegments, recordingRow, testEnv, VIDEO_360, VIDEO_720, type SegmentSpec } from "../../test/support/edge/recordings.ts";
 import { finalizeRecording } from "./finalize.ts";
 import { getRecording } from "./recording-store.ts";
 

@@ -2,8 +2,8 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { describe, expect, it, vi } from "vitest";
 import worker from "../index.ts";
 import { isoNow } from "../db/database.ts";
-import { apiClient } from "../test-support/api-client.ts";
-import { bucket, insertRecording, JPEG, objectKeys, putInit, putManifest, putSegments, recordingRow, testEnv, VIDEO_360 } from "../test-support/recordings.ts";
+import { apiClient } from "../../test/support/edge/api-client.ts";
+import { bucket, insertRecording, JPEG, objectKeys, putInit, putManifest, putSegments, recordingRow, testEnv, VIDEO_360 } from "../../test/support/edge/recordings.ts";
 import { deleteRecordingObjects, runRecordingsJob } from "./retention.ts";
 
 const api = apiClient();

@@ -2,8 +2,8 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { verifyNodeToken } from "../../shared/tokens.ts";
 import { createEdgeApp } from "../app.ts";
-import { apiClient } from "../test-support/api-client.ts";
-import { bucket, insertRecording, JPEG, objectKeys, putInit, putManifest, putSegments, recordingRow, testEnv, VIDEO_360 } from "../test-support/recordings.ts";
+import { apiClient } from "../../test/support/edge/api-client.ts";
+import { bucket, insertRecording, JPEG, objectKeys, putInit, putManifest, putSegments, recordingRow, testEnv, VIDEO_360 } from "../../test/support/edge/recordings.ts";
 import type { RecordingStatus } from "../recordings/recording-store.ts";
 
 /** A stand-in origin for the archive endpoints (shared/archive-protocol.ts) that records every call. */

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
 import { finalizeRecording } from "../recordings/finalize.ts";
 import { getRecording } from "../recordings/recording-store.ts";
-import { apiClient } from "../test-support/api-client.ts";
-import { AUDIO, bucket, fill, insertRecording, JPEG, putInit, putManifest, putSegments, testEnv, VIDEO_360 } from "../test-support/recordings.ts";
+import { apiClient } from "../../test/support/edge/api-client.ts";
+import { AUDIO, bucket, fill, insertRecording, JPEG, putInit, putManifest, putSegments, testEnv, VIDEO_360 } from "../../test/support/edge/recordings.ts";
 
 const api = apiClient();
 const { app } = createEdgeApp();

@@ -5,9 +5,9 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import { api, buildFixture, type Fixture } from "./fixture.ts";
+import { api, buildFixture, type Fixture } from "../../test/support/edge/security-fixture.ts";
 import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "./route-table.ts";
-import { snapshot } from "./state.ts";
+import { snapshot } from "../../test/support/edge/security-state.ts";
 
 type ErrorBody = { error: string };
 

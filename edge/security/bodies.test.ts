@@ -6,10 +6,10 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import { testEnv } from "../test-support/api-client.ts";
-import { buildFixture, upstream, type Fixture } from "./fixture.ts";
+import { testEnv } from "../../test/support/edge/api-client.ts";
+import { buildFixture, upstream, type Fixture } from "../../test/support/edge/security-fixture.ts";
 import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "./route-table.ts";
-import { snapshot } from "./state.ts";
+import { snapshot } from "../../test/support/edge/security-state.ts";
 
 type ErrorBody = { error: string; detail?: string; limit_bytes?: number; fields?: Record<string, string> };
 

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { issueUserToken } from "../accounts/user-token.ts";
-import { CapturingQueue, seedFollowers } from "../notifications/fanout-measure.ts";
+import { CapturingQueue, seedFollowers } from "../../test/support/edge/fanout-measure.ts";
 import { enqueueFanout } from "../notifications/notify-seam.ts";
-import { apiClient, setStreamState, testEnv } from "../test-support/api-client.ts";
+import { apiClient, setStreamState, testEnv } from "../../test/support/edge/api-client.ts";
 
 type Fields = { error: string; fields: Record<string, string> };
 type StreamList = { streams: Array<{ stream_id: string; visibility: string }>; next_cursor: string | null; total_results?: number };

@@ -4,7 +4,7 @@
  * cases) fails the suite.
  */
 import { HLS_JS_PATH } from "../pages/hls-asset.ts";
-import type { Fixture } from "./fixture.ts";
+import type { Fixture } from "../../test/support/edge/security-fixture.ts";
 
 /**
  * - public: no credentials; optional: a user token is read when sent (a bad one is a 401);

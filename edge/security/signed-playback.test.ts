@@ -1,6 +1,6 @@
 /**
  * Issue 7 security suite: signed playback URLs for private streams (expiry, tamper). Live playback
- * goes through the fake origin (edge/test-support/fake-origin.ts), which counts every request, so
+ * goes through the fake origin (test/support/edge/fake-origin.ts), which counts every request, so
  * "refused without touching the origin" and "one upstream fill per object" are exact counts.
  */
 import type { WorkerEnv } from "../config.ts";
@@ -12,9 +12,9 @@ import { finalizeRecording } from "../recordings/finalize.ts";
 import { getRecording } from "../recordings/recording-store.ts";
 import { playbackKey } from "../streams/playback-keys.ts";
 import { streamVisibilities } from "../streams/visibility.ts";
-import { apiClient, testEnv } from "../test-support/api-client.ts";
-import { FakeOrigin } from "../test-support/fake-origin.ts";
-import { AUDIO, bucket, insertRecording, putInit, putManifest, putSegments, VIDEO_360 } from "../test-support/recordings.ts";
+import { apiClient, testEnv } from "../../test/support/edge/api-client.ts";
+import { FakeOrigin } from "../../test/support/edge/fake-origin.ts";
+import { AUDIO, bucket, insertRecording, putInit, putManifest, putSegments, VIDEO_360 } from "../../test/support/edge/recordings.ts";
 
 const api = apiClient();
 const nowS = () => Math.floor(Date.now() / 1000);

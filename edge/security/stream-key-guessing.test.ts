@@ -12,9 +12,9 @@ import passwordSource from "../accounts/password.ts?raw";
 import { bytesEqual } from "../accounts/password.ts";
 import keyCheckSource from "../nodes/key-check.ts?raw";
 import streamKeysSource from "../streams/stream-keys.ts?raw";
-import { testEnv } from "../test-support/api-client.ts";
-import { api, buildFixture, type Fixture } from "./fixture.ts";
-import { snapshot } from "./state.ts";
+import { testEnv } from "../../test/support/edge/api-client.ts";
+import { api, buildFixture, type Fixture } from "../../test/support/edge/security-fixture.ts";
+import { snapshot } from "../../test/support/edge/security-state.ts";
 
 type Authorize = { allowed?: boolean; stream_id?: string | null; reason?: string; error?: string; retry_after?: number };
 

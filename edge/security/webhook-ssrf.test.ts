@@ -6,12 +6,12 @@
  * The basic ranges are in edge/webhooks/webhooks.test.ts; these are the spellings around them.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { testEnv } from "../test-support/api-client.ts";
+import { testEnv } from "../../test/support/edge/api-client.ts";
 import { attemptDelivery } from "../webhooks/deliver.ts";
 import { checkWebhookTarget } from "../webhooks/target-url.ts";
 import { createDeliveries } from "../webhooks/webhook-store.ts";
-import { api, buildFixture, type Fixture } from "./fixture.ts";
-import { snapshot } from "./state.ts";
+import { api, buildFixture, type Fixture } from "../../test/support/edge/security-fixture.ts";
+import { snapshot } from "../../test/support/edge/security-state.ts";
 
 type Fields = { error: string; fields: Record<string, string> };
 

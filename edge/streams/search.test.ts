@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apiClient, setStreamState } from "../test-support/api-client.ts";
+import { apiClient, setStreamState } from "../../test/support/edge/api-client.ts";
 
 type StreamList = { streams: Array<{ stream_id: string; title: string; viewer_count: number; status: string; category: string | null }>; next_cursor: string | null; total_results?: number };
 type Fields = { error: string; fields: Record<string, string> };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FakeOrigin } from "../test-support/fake-origin.ts";
-import { apiClient, setStreamState, testEnv } from "../test-support/api-client.ts";
+import { FakeOrigin } from "../../test/support/edge/fake-origin.ts";
+import { apiClient, setStreamState, testEnv } from "../../test/support/edge/api-client.ts";
 
 type Created = { stream_id: string; stream_key: string; ingest_urls: { rtmp: string }; playback_url: string; status: string; stream: Record<string, unknown> };
 type Fields = { error: string; fields: Record<string, string> };

@@ -2,7 +2,7 @@ import type { WorkerEnv } from "../config.ts";
 import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import { apiClient, setStreamState, testEnv } from "../test-support/api-client.ts";
+import { apiClient, setStreamState, testEnv } from "../../test/support/edge/api-client.ts";
 import { flushPath } from "./counter-client.ts";
 
 // No origin behind these tests: playback's quality lookup gets a 404 rather than a DNS failure.

@@ -1,10 +1,10 @@
 import type { WorkerEnv } from "../config.ts";
 import { describe, expect, it } from "vitest";
-import { recordingBatch } from "../notifications/fanout-measure.ts";
+import { recordingBatch } from "../../test/support/edge/fanout-measure.ts";
 import { QUEUE_NAMES } from "../notifications/messages.ts";
 import { goLiveWebhookBody } from "../notifications/notify-seam.ts";
 import { createQueueHandler } from "../notifications/queue-handler.ts";
-import { apiClient, testEnv } from "../test-support/api-client.ts";
+import { apiClient, testEnv } from "../../test/support/edge/api-client.ts";
 import { backoffSeconds } from "./deliver.ts";
 import { verifySignature } from "./signature.ts";
 import { checkWebhookTarget } from "./target-url.ts";

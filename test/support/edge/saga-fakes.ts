@@ -2,11 +2,11 @@
  * Test doubles for the go-live saga (edge/do/*.test.ts): injectable dependencies that record every
  * call and fail on demand, plus D1 helpers for nodes and slots. Used inside workerd only.
  */
-import type { WorkerEnv } from "../config.ts";
+import type { WorkerEnv } from "../../../edge/config.ts";
 import { env } from "cloudflare:test";
-import { registerNode } from "../nodes/node-store.ts";
-import type { SagaDeps, SagaStage } from "../do/saga-deps.ts";
-import type { SagaState, StreamControl } from "../do/stream-control.ts";
+import { registerNode } from "../../../edge/nodes/node-store.ts";
+import type { SagaDeps, SagaStage } from "../../../edge/do/saga-deps.ts";
+import type { SagaState, StreamControl } from "../../../edge/do/stream-control.ts";
 
 export const testEnv = (): WorkerEnv => env as unknown as WorkerEnv;
 

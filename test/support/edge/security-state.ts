@@ -5,9 +5,9 @@
  * database, so unrelated rows may change meanwhile. Plus the fixture recording's R2 objects and the
  * fixture stream's StreamControl state.
  */
-import { streamControl } from "../do/stream-control-client.ts";
-import { testEnv } from "../test-support/api-client.ts";
-import type { Fixture } from "./fixture.ts";
+import { streamControl } from "../../../edge/do/stream-control-client.ts";
+import { testEnv } from "./api-client.ts";
+import type { Fixture } from "./security-fixture.ts";
 
 /** FTS5 shadow tables hold the index's binary pages; the virtual table itself is read instead. */
 const SHADOW = /_(data|idx|content|docsize|config)$/;

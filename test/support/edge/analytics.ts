@@ -1,8 +1,8 @@
 /** Helpers of the analytics tests (workerd): streams, node tokens, the counter's pending minutes, rows. */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { signNodeToken } from "../../shared/tokens.ts";
-import { apiClient, setStreamState, testEnv } from "../test-support/api-client.ts";
-import { PlayerMinutes } from "./player-minutes.ts";
+import { signNodeToken } from "../../../shared/tokens.ts";
+import { apiClient, setStreamState, testEnv } from "./api-client.ts";
+import { PlayerMinutes } from "../../../edge/analytics/player-minutes.ts";
 
 export const api = apiClient({ upstream: async () => new Response("no origin in this test", { status: 404 }) });
 export const db = () => testEnv().DB!;

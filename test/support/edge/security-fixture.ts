@@ -5,12 +5,12 @@
  * one exists, straight in D1 where only the saga or the queue would write.
  */
 import { sign } from "hono/jwt";
-import { signNodeToken } from "../../shared/tokens.ts";
-import { issueUserToken, TOKEN_ISSUER, USER_TOKEN_TTL_S } from "../accounts/user-token.ts";
-import { isoNow } from "../db/database.ts";
-import { randomId } from "../db/ids.ts";
-import { apiClient, testEnv } from "../test-support/api-client.ts";
-import { insertRecording } from "../test-support/recordings.ts";
+import { signNodeToken } from "../../../shared/tokens.ts";
+import { issueUserToken, TOKEN_ISSUER, USER_TOKEN_TTL_S } from "../../../edge/accounts/user-token.ts";
+import { isoNow } from "../../../edge/db/database.ts";
+import { randomId } from "../../../edge/db/ids.ts";
+import { apiClient, testEnv } from "./api-client.ts";
+import { insertRecording } from "./recordings.ts";
 
 /** The origin as the edge sees it in these tests: nothing exists there, and nothing is reached. */
 export const originCalls: string[] = [];

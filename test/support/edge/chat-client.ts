@@ -2,10 +2,10 @@
  * A chat WebSocket client for the workerd tests: connects through the edge app (route → ChatRoom),
  * records every frame (coalesced arrays are flattened in order) and waits for matching ones.
  */
-import type { WorkerEnv } from "../config.ts";
+import type { WorkerEnv } from "../../../edge/config.ts";
 import { createExecutionContext, env } from "cloudflare:test";
 import type { Hono } from "hono";
-import type { WelcomeFrame } from "../chat/protocol.ts";
+import type { WelcomeFrame } from "../../../edge/chat/protocol.ts";
 
 export type Frame = { type: string } & Record<string, unknown>;
 

@@ -2,13 +2,13 @@
  * Recordings for the workerd tests: rows straight in D1 and archived objects straight in the
  * RECORDINGS bucket (miniflare's R2), laid out as the archive writes them (shared/archive-protocol.ts).
  */
-import type { WorkerEnv } from "../config.ts";
+import type { WorkerEnv } from "../../../edge/config.ts";
 import { env } from "cloudflare:test";
-import { archiveKey, initFile, segmentFile, segmentMetadataToR2, type ArchiveManifest } from "../../shared/archive-protocol.ts";
-import type { ManifestRendition } from "../../shared/push-protocol.ts";
-import { isoNow } from "../db/database.ts";
-import { randomId } from "../db/ids.ts";
-import type { RecordingStatus } from "../recordings/recording-store.ts";
+import { archiveKey, initFile, segmentFile, segmentMetadataToR2, type ArchiveManifest } from "../../../shared/archive-protocol.ts";
+import type { ManifestRendition } from "../../../shared/push-protocol.ts";
+import { isoNow } from "../../../edge/db/database.ts";
+import { randomId } from "../../../edge/db/ids.ts";
+import type { RecordingStatus } from "../../../edge/recordings/recording-store.ts";
 
 export const testEnv = (): WorkerEnv => env as unknown as WorkerEnv;
 export const bucket = (): R2Bucket => testEnv().RECORDINGS!;

@@ -3,9 +3,9 @@
  * JSON in and out, bearer tokens, per-call env overrides. D1 is the test project's database
  * (migrated by apply-migrations.ts); tests use unique names, so files can share it.
  */
-import type { WorkerEnv } from "../config.ts";
+import type { WorkerEnv } from "../../../edge/config.ts";
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { createEdgeApp, type EdgeAppOptions } from "../app.ts";
+import { createEdgeApp, type EdgeAppOptions } from "../../../edge/app.ts";
 
 export interface ApiResponse<T = Record<string, unknown>> {
   status: number;

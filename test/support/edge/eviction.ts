@@ -3,11 +3,11 @@
  * dependencies that park the object at a chosen point, a real follower fan-out, and resume().
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
-import type { SagaDeps, SagaStage } from "../do/saga-deps.ts";
-import { overrideSagaDeps, type SagaState } from "../do/stream-control.ts";
-import { measureFanout, seedFollowers } from "../notifications/fanout-measure.ts";
-import { apiClient } from "../test-support/api-client.ts";
-import { addNode, controlStub, fakeDeps, testEnv } from "../test-support/saga-fakes.ts";
+import type { SagaDeps, SagaStage } from "../../../edge/do/saga-deps.ts";
+import { overrideSagaDeps, type SagaState } from "../../../edge/do/stream-control.ts";
+import { measureFanout, seedFollowers } from "./fanout-measure.ts";
+import { apiClient } from "./api-client.ts";
+import { addNode, controlStub, fakeDeps, testEnv } from "./saga-fakes.ts";
 
 export const api = apiClient();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

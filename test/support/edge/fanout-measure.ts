@@ -5,11 +5,11 @@
  * call it with 10,000 followers; a benchmark can call it the same way (it needs only an env with
  * DB) and print the result.
  */
-import { isoNow } from "../db/database.ts";
-import { randomId } from "../db/ids.ts";
-import { QUEUE_NAMES, type NotifyMessage } from "./messages.ts";
-import { enqueueFanout } from "./notify-seam.ts";
-import { createQueueHandler, type QueueHandlerOptions } from "./queue-handler.ts";
+import { isoNow } from "../../../edge/db/database.ts";
+import { randomId } from "../../../edge/db/ids.ts";
+import { QUEUE_NAMES, type NotifyMessage } from "../../../edge/notifications/messages.ts";
+import { enqueueFanout } from "../../../edge/notifications/notify-seam.ts";
+import { createQueueHandler, type QueueHandlerOptions } from "../../../edge/notifications/queue-handler.ts";
 
 /** A Queue that keeps what is sent to it (bodies in order), for tests and measurements. */
 export class CapturingQueue implements Queue<NotifyMessage> {
