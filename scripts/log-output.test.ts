@@ -19,7 +19,7 @@ describe("chooseLogFormat", () => {
 describe("formatLogLine, pretty", () => {
   it("turns a pino record into one line: time, level, source, message, fields", () => {
     const out = formatLogLine("origin", pinoLine({ msg: "core-origin listening", event: "listen", port: 8080, url: "http://127.0.0.1:8080" }), pretty);
-    expect(out).toBe("03:04:05.678 INFO  origin     core-origin listening name=core-origin event=listen port=8080 url=http://127.0.0.1:8080");
+    expect(out).toBe("03:04:05.678 INFO  origin     core-origin listening event=listen port=8080 url=http://127.0.0.1:8080");
   });
 
   it("keeps an error on the same line (type and message, no stack)", () => {
@@ -51,7 +51,7 @@ describe("formatLogLine, pretty", () => {
     const line = pinoLine({ level: 40, msg: "slow", stream: "demo" });
     const coloured = formatLogLine("origin", line, { ...pretty, color: true });
     expect(coloured).toContain("\x1b[33mWARN ");
-    expect(coloured).toContain("\x1b[90mname=core-origin stream=demo\x1b[0m");
+    expect(coloured).toContain("\x1b[90mstream=demo\x1b[0m");
     expect(formatLogLine("origin", line, pretty)).not.toContain("\x1b[");
   });
 });

@@ -33,8 +33,8 @@ const LEVEL_BY_NAME: Record<string, number> = { trace: 10, debug: 20, info: 30, 
 const RESET = "\x1b[0m";
 const DIM = "\x1b[90m";
 const CYAN = "\x1b[36m";
-/** pino's own bookkeeping: shown elsewhere on the line or not at all. */
-const HIDDEN = new Set(["level", "time", "pid", "hostname", "msg", "v"]);
+/** pino's own bookkeeping (the logger's `name` included: the process column says who wrote the line). */
+const HIDDEN = new Set(["level", "time", "pid", "hostname", "name", "msg", "v"]);
 /** The key that names the child in JSON output; no Cascade log record uses it (some use `source`). */
 export const PROCESS_KEY = "proc";
 /** wrangler colours its own text lines. */
