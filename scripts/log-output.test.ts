@@ -75,7 +75,13 @@ describe("formatLogLine, json", () => {
   it("drops wrangler's colour codes from text lines (and from pretty lines without colour)", () => {
     const warning = "\x1b[33m▲ \x1b[43;33m[\x1b[43;30mWARNING\x1b[43;33m]\x1b[0m \x1b[1mScheduled Workers\x1b[0m";
     expect(JSON.parse(formatLogLine("edge-1", warning, json)).msg).toBe("▲ [WARNING] Scheduled Workers");
-    expect(formatLogLine("edge-1", warning, pretty)).toBe("03:04:05.678       edge-1     ▲ [WARNING] Scheduled Workers");
+    expect(formatLogLine("edge-1", warning, pretty)).toBe("03:04:05.678 WARN  edge-1     ▲ [WARNING] Scheduled Workers");
+  });
+
+  it("gives wrangler's error and warning lines their level", () => {
+    expect(JSON.parse(formatLogLine("edge-1", "✘ [ERROR] Build failed", json)).level).toBe(50);
+    expect(JSON.parse(formatLogLine("edge-1", "▲ [WARNING] something", json)).level).toBe(40);
+    expect(formatLogLine("edge-1", "✘ [ERROR] Build failed", pretty)).toBe("03:04:05.678 ERROR edge-1     ✘ [ERROR] Build failed");
   });
 });
 

@@ -38,7 +38,11 @@ const HIDDEN = new Set(["level", "time", "pid", "hostname", "name", "msg", "v"])
 /** The key that names the child in JSON output; no Cascade log record uses it (some use `source`). */
 export const PROCESS_KEY = "proc";
 /** wrangler colours its own text lines. */
-const ANSI = /\x1b\[[0-9;]*m/g;
+const ESC = "\x1b";
+const ANSI = new RegExp(`${ESC}\\[[0-9;]*m`, "g");
+
+/** wrangler marks its own text lines `✘ [ERROR]` / `▲ [WARNING]`; everything else plain is info. */
+const textLevel = (plain: string): number => (/\[ERROR\]/.test(plain) ? 50 : /\[WARNING\]/.test(plain) ? 40 : 30);
 
 const parseRecord = (line: string): LogRecord | undefined => {
   if (!line.startsWith("{")) return undefined;
@@ -79,7 +83,11 @@ const prettyLine = (source: string, line: string, o: LineFormatOptions): string 
   const now = o.now ?? Date.now;
   const time = paint(DIM, clock(record && typeof record.time === "number" ? record.time : now()));
   const who = paint(CYAN, source.padEnd(10));
-  if (!record) return `${time} ${"".padEnd(5)} ${who} ${o.color ? line : line.replace(ANSI, "")}`;
+  if (!record) {
+    const level = textLevel(line.replace(ANSI, ""));
+    const label = level === 30 ? "" : LEVELS[level]!.label;
+    return `${time} ${paint(LEVELS[level]!.color, label.padEnd(5))} ${who} ${o.color ? line : line.replace(ANSI, "")}`;
+  }
   const level = levelOf(record);
   const { label, color } = LEVELS[level] ?? { label: String(level), color: "" };
   // A pino record says what happened in `msg`; the Worker's own JSON lines name an `event` instead.
@@ -94,7 +102,8 @@ const prettyLine = (source: string, line: string, o: LineFormatOptions): string 
 const jsonLine = (source: string, line: string, o: LineFormatOptions): string => {
   const record = parseRecord(line);
   if (record) return JSON.stringify({ [PROCESS_KEY]: source, ...record });
-  return JSON.stringify({ [PROCESS_KEY]: source, level: 30, time: (o.now ?? Date.now)(), msg: line.replace(ANSI, "") });
+  const msg = line.replace(ANSI, "");
+  return JSON.stringify({ [PROCESS_KEY]: source, level: textLevel(msg), time: (o.now ?? Date.now)(), msg });
 };
 
 /** One output line (no newline) for one line a child wrote. */
