@@ -15,7 +15,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["shared/**/*.test.ts", "core-origin/**/*.test.ts", "gpu-transcoder/**/*.test.ts", "test/architecture/**/*.test.ts"],
+          include: ["shared/**/*.test.ts", "core-origin/**/*.test.ts", "gpu-transcoder/**/*.test.ts", "scripts/**/*.test.ts", "test/architecture/**/*.test.ts"],
           environment: "node",
           testTimeout: 30_000,
         },

@@ -1,7 +1,7 @@
 /**
  * `npm start`: the whole local system with built-in defaults — the edge Worker(s) in workerd,
  * core-origin, the transcoder and a demo publisher. Flags: --no-demo, --edges N (1–3 edges on
- * 8787, 8788, 8789). Ctrl-C (SIGINT/SIGTERM) stops every child.
+ * 8787, 8788, 8789), --json (JSON log lines even on a terminal). Ctrl-C (SIGINT/SIGTERM) stops every child.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,11 +10,26 @@ import { randomToken } from "../shared/tokens.ts";
 import { resolveFfmpeg } from "../gpu-transcoder/ffmpeg/probe.ts";
 import { demoPublisherArgs } from "./demo-publisher.ts";
 import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "./edge-process.ts";
+import { chooseLogFormat, createLineRelay, formatLogLine, type LineFormatOptions } from "./log-output.ts";
 
 const args = process.argv.slice(2);
 const noDemo = args.includes("--no-demo");
 const edgesIndex = args.indexOf("--edges");
 const edges = edgesIndex >= 0 ? Number(args[edgesIndex + 1]) : 1;
+const logOptions: LineFormatOptions = { format: chooseLogFormat(args, process.stdout.isTTY), color: !process.env.NO_COLOR };
+/** start's own lines, in the same format as the children's. */
+const say = (level: "info" | "error", msg: string, fields: Record<string, unknown> = {}): void => {
+  const line = formatLogLine("start", JSON.stringify({ level: level === "error" ? 50 : 30, time: Date.now(), msg, ...fields }), logOptions);
+  (level === "error" ? process.stderr : process.stdout).write(`${line}\n`);
+};
+/** Every child's stdout and stderr, line by line, formatted (children write to pipes: never a terminal). */
+const relayOutput = (name: string, child: ChildProcess): void => {
+  for (const stream of [child.stdout!, child.stderr!]) {
+    const relay = createLineRelay(name, logOptions, (text) => process.stdout.write(text));
+    stream.on("data", (chunk: Buffer) => relay.push(chunk));
+    stream.on("end", () => relay.flush());
+  }
+};
 if (!Number.isInteger(edges) || edges < 1 || edges > 3) {
   console.error("--edges must be 1, 2 or 3");
   process.exit(2);
@@ -67,13 +82,11 @@ let stopping = false;
 const start = (name: string, cmd: string, argv: string[]): ChildProcess => {
   const child = spawn(cmd, argv, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   children.set(name, child);
-  const prefix = (chunk: Buffer) => chunk.toString().split("\n").filter(Boolean).forEach((l) => process.stdout.write(`[${name}] ${l}\n`));
-  child.stdout!.on("data", prefix);
-  child.stderr!.on("data", prefix);
+  relayOutput(name, child);
   child.on("exit", (code, signal) => {
     if (children.get(name) === child) children.delete(name);
     if (!stopping && name !== "demo") {
-      console.error(`[start] ${name} exited (${code ?? signal}); stopping everything`);
+      say("error", `${name} exited (${code ?? signal}); stopping everything`);
       void stop(1);
     }
   });
@@ -95,7 +108,7 @@ const waitHealthy = async (url: string, name: string): Promise<void> => {
 const stop = async (code = 0): Promise<void> => {
   if (stopping) return;
   stopping = true;
-  console.log("[start] stopping…");
+  say("info", "stopping…");
   // Publisher first, then the transcoder (it pushes ENDLIST to the origin), then the origin, then the edges.
   for (const [name, ms] of [["demo", 2000], ["transcoder", 8000], ["origin", 3000]] as const) {
     const child = children.get(name);
@@ -126,7 +139,7 @@ await waitHealthy(`${CONTROL}/healthz`, "gpu-transcoder");
 try {
   await migrated;
 } catch (err) {
-  console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
+  say("error", err instanceof Error ? err.message : String(err));
   await stop(1);
 }
 
@@ -147,12 +160,10 @@ for (let i = 1; i <= edges; i++) {
     env,
   });
   edgeProcesses.push(edge);
-  const prefix = (chunk: Buffer) => chunk.toString().split("\n").filter(Boolean).forEach((l) => process.stdout.write(`[${edge.name}] ${l}\n`));
-  edge.child.stdout!.on("data", prefix);
-  edge.child.stderr!.on("data", prefix);
+  relayOutput(edge.name, edge.child);
   edge.child.on("exit", (code, signal) => {
     if (!stopping) {
-      console.error(`[start] ${edge.name} exited (${code ?? signal}); stopping everything`);
+      say("error", `${edge.name} exited (${code ?? signal}); stopping everything`);
       void stop(1);
     }
   });
@@ -169,7 +180,7 @@ const startDemo = () => {
 };
 if (!noDemo) startDemo();
 
-console.log(`
+const banner = `
 Cascade is running.
   Watch the demo:         ${EDGE}/watch/demo${noDemo ? "   (demo publisher off: --no-demo)" : ""}
   Live streams:           ${EDGE}/
@@ -183,4 +194,16 @@ Cascade is running.
   Transcoder:             ${CONTROL}/healthz  ${CONTROL}/streams  ${CONTROL}/events  ${CONTROL}/metrics
   Keys, node secret and edge admin token: ${localFile}
 Press Ctrl-C to stop.
-`);
+`;
+if (logOptions.format === "pretty") process.stdout.write(banner);
+else {
+  say("info", "Cascade is running", {
+    watch: `${EDGE}/watch/demo`,
+    edges: edgeProcesses.map((e) => e.url),
+    rtmp: RTMP,
+    origin: ORIGIN,
+    transcoder: CONTROL,
+    local_file: localFile,
+    demo: !noDemo,
+  });
+}
