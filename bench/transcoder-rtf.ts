@@ -9,7 +9,7 @@ import type { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
 import type { StreamEvent } from "../shared/events.ts";
 import { DEFAULT_LADDER, fitLadderToSource } from "../shared/ladder.ts";
-import { buildTranscodeArgs, outputFds, type TranscodeJob } from "../gpu-transcoder/ffmpeg/build-args.ts";
+import { binaryJobOptions, buildTranscodeArgs, outputFds, type TranscodeJob } from "../gpu-transcoder/ffmpeg/build-args.ts";
 import { planParts } from "../gpu-transcoder/ffmpeg/part-plan.ts";
 import { probeFfmpeg, type FfmpegCapabilities } from "../gpu-transcoder/ffmpeg/probe.ts";
 import { RtmpPublishSession } from "../gpu-transcoder/ingest/publish-session.ts";
@@ -95,8 +95,7 @@ const pipelineJob = (caps: FfmpegCapabilities, source: FlvFile): TranscodeJob =>
     }),
     audio: source.hasAudio && plan.audio ? { rung: ladder.audio, fragDurationUs: plan.audio.fragDurationUs } : null,
     segmentDuration: plan.segmentDuration,
-    movflags: caps.movflags,
-    statsPeriod: caps.statsPeriod,
+    ...binaryJobOptions(caps),
   };
 };
 

@@ -9,8 +9,17 @@ const job = (over: Partial<TranscodeJob> = {}): TranscodeJob => ({
   segmentDuration: 2,
   movflags: new Set(["empty_moov", "default_base_moof", "frag_keyframe", "cmaf", "skip_sidx", "skip_trailer"]),
   statsPeriod: true,
+  scaleDivisibleBy: true,
   ...over,
 });
+
+/** What the npm-shipped static ffmpeg 4.x (2018) offers: no cmaf/skip_sidx, no -stats_period, -fps_mode or force_divisible_by. */
+const OLD_BINARY = {
+  movflags: new Set(["empty_moov", "default_base_moof", "frag_keyframe", "skip_trailer"]),
+  statsPeriod: false,
+  fpsMode: false,
+  scaleDivisibleBy: false,
+} satisfies Partial<TranscodeJob>;
 
 const outputsOf = (args: string[]) => args.filter((a) => a.startsWith("pipe:") && a !== "pipe:0" && a !== "pipe:1");
 
@@ -46,6 +55,22 @@ describe("buildTranscodeArgs", () => {
     const old = buildTranscodeArgs(job({ movflags: new Set(["empty_moov", "default_base_moof", "frag_keyframe"]), statsPeriod: false }));
     expect(old[old.indexOf("-movflags") + 1]).toBe("+frag_keyframe+empty_moov+default_base_moof");
     expect(old).not.toContain("-stats_period");
+  });
+
+  it("modern and old binaries: the full argument list each gets (ffmpeg 5.x, and 4.x without the newer options)", () => {
+    const thumbnail = { intervalSeconds: 10, width: 320 };
+    expect(buildTranscodeArgs(job({ thumbnail, fpsMode: true })).join(" ")).toMatchInlineSnapshot(`"-hide_banner -nostdin -loglevel warning -nostats -progress pipe:1 -stats_period 0.5 -fflags +nobuffer -analyzeduration 1000000 -f flv -i pipe:0 -filter_complex [0:v]split=4[s0][s1][s2][st];[s0]fps=30,scale=1280:720:force_original_aspect_ratio=decrease:force_divisible_by=2,format=yuv420p[v0];[s1]fps=30,scale=854:480:force_original_aspect_ratio=decrease:force_divisible_by=2,format=yuv420p[v1];[s2]fps=30,scale=640:360:force_original_aspect_ratio=decrease:force_divisible_by=2,format=yuv420p[v2];[st]select='isnan(prev_selected_t)+gte(t-prev_selected_t,10)',scale=320:-2:out_range=full,format=yuv420p[thumb] -map [v0] -an -c:v libx264 -preset veryfast -tune zerolatency -profile:v high -sc_threshold 0 -x264-params open-gop=0:scenecut=0 -g 60 -keyint_min 60 -b:v 3000k -maxrate 3300k -bufsize 3000k -force_key_frames expr:gte(t,n_forced*2-0.0167) -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+cmaf+skip_sidx+skip_trailer -frag_duration 483333 -flush_packets 1 pipe:3 -map [v1] -an -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -sc_threshold 0 -x264-params open-gop=0:scenecut=0 -g 60 -keyint_min 60 -b:v 1400k -maxrate 1540k -bufsize 1400k -force_key_frames expr:gte(t,n_forced*2-0.0167) -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+cmaf+skip_sidx+skip_trailer -frag_duration 483333 -flush_packets 1 pipe:4 -map [v2] -an -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -sc_threshold 0 -x264-params open-gop=0:scenecut=0 -g 60 -keyint_min 60 -b:v 800k -maxrate 880k -bufsize 800k -force_key_frames expr:gte(t,n_forced*2-0.0167) -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+cmaf+skip_sidx+skip_trailer -frag_duration 483333 -flush_packets 1 pipe:5 -map 0:a -vn -c:a aac -b:a 128k -ar 48000 -ac 2 -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+cmaf+skip_sidx+skip_trailer -frag_duration 480000 -flush_packets 1 pipe:6 -map [thumb] -an -c:v mjpeg -q:v 4 -threads 1 -strict unofficial -color_range pc -fps_mode passthrough -f image2pipe -flush_packets 1 pipe:7"`);
+    expect(buildTranscodeArgs(job({ thumbnail, ...OLD_BINARY })).join(" ")).toMatchInlineSnapshot(`"-hide_banner -nostdin -loglevel warning -nostats -progress pipe:1 -fflags +nobuffer -analyzeduration 1000000 -f flv -i pipe:0 -filter_complex [0:v]split=4[s0][s1][s2][st];[s0]fps=30,scale=w='trunc(min(1280,round(720*iw/ih))/2)*2':h='trunc(min(720,round(1280*ih/iw))/2)*2',format=yuv420p[v0];[s1]fps=30,scale=w='trunc(min(854,round(480*iw/ih))/2)*2':h='trunc(min(480,round(854*ih/iw))/2)*2',format=yuv420p[v1];[s2]fps=30,scale=w='trunc(min(640,round(360*iw/ih))/2)*2':h='trunc(min(360,round(640*ih/iw))/2)*2',format=yuv420p[v2];[st]select='isnan(prev_selected_t)+gte(t-prev_selected_t,10)',setpts='N/if(gt(FRAME_RATE,0),FRAME_RATE,25)/TB',scale=320:-2:out_range=full,format=yuv420p[thumb] -map [v0] -an -c:v libx264 -preset veryfast -tune zerolatency -profile:v high -sc_threshold 0 -x264-params open-gop=0:scenecut=0 -g 60 -keyint_min 60 -b:v 3000k -maxrate 3300k -bufsize 3000k -force_key_frames expr:gte(t,n_forced*2-0.0167) -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+skip_trailer -frag_duration 483333 -flush_packets 1 pipe:3 -map [v1] -an -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -sc_threshold 0 -x264-params open-gop=0:scenecut=0 -g 60 -keyint_min 60 -b:v 1400k -maxrate 1540k -bufsize 1400k -force_key_frames expr:gte(t,n_forced*2-0.0167) -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+skip_trailer -frag_duration 483333 -flush_packets 1 pipe:4 -map [v2] -an -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -sc_threshold 0 -x264-params open-gop=0:scenecut=0 -g 60 -keyint_min 60 -b:v 800k -maxrate 880k -bufsize 800k -force_key_frames expr:gte(t,n_forced*2-0.0167) -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+skip_trailer -frag_duration 483333 -flush_packets 1 pipe:5 -map 0:a -vn -c:a aac -b:a 128k -ar 48000 -ac 2 -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+skip_trailer -frag_duration 480000 -flush_packets 1 pipe:6 -map [thumb] -an -c:v mjpeg -q:v 4 -threads 1 -strict unofficial -color_range pc -f image2pipe -flush_packets 1 pipe:7"`);
+  });
+
+  it("scale: force_divisible_by where the binary has it, the same sizes by expression where it has not", () => {
+    const graph = (over: Partial<TranscodeJob>) => buildTranscodeArgs(job(over))[buildTranscodeArgs(job(over)).indexOf("-filter_complex") + 1]!;
+    expect(graph({})).toContain("[s1]fps=30,scale=854:480:force_original_aspect_ratio=decrease:force_divisible_by=2,format=yuv420p[v1]");
+    const old = graph(OLD_BINARY);
+    expect(old).not.toContain("force_divisible_by");
+    expect(old).toContain("[s1]fps=30,scale=w='trunc(min(854,round(480*iw/ih))/2)*2':h='trunc(min(480,round(854*ih/iw))/2)*2',format=yuv420p[v1]");
+    // Left out, the job takes the form every binary accepts.
+    expect(graph({ scaleDivisibleBy: undefined })).toBe(old);
   });
 
   it("uses the hardware encoder options when NVENC was detected", () => {

@@ -1,6 +1,7 @@
 import type { AudioRung, VideoRung } from "../../shared/ladder.ts";
+import { OPTIONAL_MOVFLAGS } from "./option-needs.ts";
 import { fpsRational } from "./part-plan.ts";
-import type { H264Encoder } from "./probe.ts";
+import type { FfmpegCapabilities, H264Encoder } from "./probe.ts";
 
 /** Everything one ladder run needs; `buildTranscodeArgs` turns it into an ffmpeg argument list. */
 export interface TranscodeJob {
@@ -21,7 +22,17 @@ export interface TranscodeJob {
   thumbnail?: { intervalSeconds: number; width: number } | null;
   /** The binary has the per-output `-fps_mode` (ffmpeg ≥ 5.1); see thumbnailChain. */
   fpsMode?: boolean;
+  /** The binary's scale filter has `force_divisible_by` (ffmpeg ≥ 4.3); see rungScale. */
+  scaleDivisibleBy?: boolean;
 }
+
+/** The job fields that follow from what the binary supports (probe.ts). */
+export const binaryJobOptions = (caps: FfmpegCapabilities): Pick<TranscodeJob, "movflags" | "statsPeriod" | "fpsMode" | "scaleDivisibleBy"> => ({
+  movflags: caps.movflags,
+  statsPeriod: caps.statsPeriod,
+  fpsMode: caps.fpsMode ?? false,
+  scaleDivisibleBy: caps.scaleDivisibleBy ?? false,
+});
 
 /** Output file descriptor of each rendition: video rungs first, then audio. */
 export const outputFds = (job: TranscodeJob): number[] => job.video.map((_, i) => 3 + i).concat(job.audio ? [3 + job.video.length] : []);
@@ -49,9 +60,22 @@ const thumbnailChain = (job: TranscodeJob, input: string): string => {
   return `${input}select='isnan(prev_selected_t)+gte(t-prev_selected_t,${every})'${retime},scale=${t.width}:-2:out_range=full,format=yuv420p[thumb]`;
 };
 
+/**
+ * Fits the source inside the rung's box, keeping its aspect ratio, with even sides (H.264 4:2:0
+ * needs them). Where scale lacks `force_divisible_by` the same sizes come from expressions:
+ * scale's own decrease rule (each side the smaller of the box's and the other side's rescale,
+ * rounded to nearest), then rounded down to even as force_divisible_by=2 does.
+ */
+export const rungScale = (job: Pick<TranscodeJob, "scaleDivisibleBy">, width: number, height: number): string => {
+  if (job.scaleDivisibleBy) return `scale=${width}:${height}:force_original_aspect_ratio=decrease:force_divisible_by=2`;
+  const w = `trunc(min(${width},round(${height}*iw/ih))/2)*2`;
+  const h = `trunc(min(${height},round(${width}*ih/iw))/2)*2`;
+  return `scale=w='${w}':h='${h}'`;
+};
+
 const fmp4Flags = (movflags: ReadonlySet<string>): string => {
   const flags = ["frag_keyframe", "empty_moov", "default_base_moof"];
-  for (const optional of ["cmaf", "skip_sidx", "skip_trailer"]) if (movflags.has(optional)) flags.push(optional);
+  for (const optional of OPTIONAL_MOVFLAGS) if (movflags.has(optional)) flags.push(optional);
   return `+${flags.join("+")}`;
 };
 
@@ -91,7 +115,7 @@ export const buildTranscodeArgs = (job: TranscodeJob): string[] => {
   const hw = job.encoder === "h264_vaapi" ? ",format=nv12,hwupload" : "";
   const chains = job.video.map(
     (v, i) =>
-      `[s${i}]fps=${fpsRational(v.fps)},scale=${v.rung.width}:${v.rung.height}:force_original_aspect_ratio=decrease:force_divisible_by=2,format=yuv420p${hw}[v${i}]`,
+      `[s${i}]fps=${fpsRational(v.fps)},${rungScale(job, v.rung.width, v.rung.height)},format=yuv420p${hw}[v${i}]`,
   );
   const thumbFd = thumbnailFd(job);
   // One decode: every rung (and the thumbnail) takes its frames from the same split.

@@ -1,6 +1,7 @@
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { VideoRung } from "../../shared/ladder.ts";
+import { binaryJobOptions } from "../ffmpeg/build-args.ts";
 import { planParts } from "../ffmpeg/part-plan.ts";
 import { probeFfmpeg, type FfmpegCapabilities } from "../ffmpeg/probe.ts";
 import { LadderRun } from "../pipeline/ladder-run.ts";
@@ -28,8 +29,7 @@ const cutRealOutput = async (fps: number, partTarget: number, seconds = 6) => {
       video: [{ rung, fps, gopFrames: plan.gopFrames.get(fps)!, fragDurationUs: plan.video.get(fps)!.fragDurationUs }],
       audio: { rung: { name: "audio", bitrateKbps: 96, sampleRate: 48_000, channels: 2, language: "en" }, fragDurationUs: plan.audio!.fragDurationUs },
       segmentDuration: plan.segmentDuration,
-      movflags: caps.movflags,
-      statsPeriod: caps.statsPeriod,
+      ...binaryJobOptions(caps),
       input: { format: "lavfi", url: `testsrc2=size=320x180:rate=${rate}:duration=${seconds}`, audioUrl: `sine=frequency=440:sample_rate=48000:duration=${seconds}` },
     },
     {

@@ -1,8 +1,9 @@
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { VideoRung } from "../../shared/ladder.ts";
+import { DEFAULT_LADDER, type VideoRung } from "../../shared/ladder.ts";
 import { isJpeg, jpegSize } from "../../shared/thumbnail.ts";
-import { probeFfmpeg, type FfmpegCapabilities } from "../ffmpeg/probe.ts";
+import { binaryJobOptions } from "../ffmpeg/build-args.ts";
+import { npmFfmpegPath, probeFfmpeg, type FfmpegCapabilities } from "../ffmpeg/probe.ts";
 import { LadderRun } from "./ladder-run.ts";
 
 let caps: FfmpegCapabilities;
@@ -63,5 +64,55 @@ describe("thumbnail output on real ffmpeg", () => {
 
   it("the same binary on the fallback path for ffmpeg < 5.1 (frames retimed, constant-rate sync)", async () => {
     await check(caps.path, false);
+  });
+});
+
+describe("the npm-shipped ffmpeg 4.x (what `npm start` runs without a system ffmpeg)", () => {
+  const old = npmFfmpegPath();
+  /** The default ladder with audio and thumbnails on 3 s of 720p, with the job options given. */
+  const ladder = async (bin: string, options: ReturnType<typeof binaryJobOptions>) => {
+    const inits = new Map<string, { width?: number; height?: number }>();
+    const chunks = new Map<string, number>();
+    let exit: { code: number | null; tail: string } | null = null;
+    const run = new LadderRun(
+      bin,
+      {
+        encoder: "libx264",
+        video: DEFAULT_LADDER.video.map((rung) => ({ rung, fps: 30, gopFrames: 60, fragDurationUs: 483333 })),
+        audio: { rung: DEFAULT_LADDER.audio, fragDurationUs: 480000 },
+        segmentDuration: 2,
+        ...options,
+        thumbnail: { intervalSeconds: 1, width: 320 },
+        input: { format: "lavfi", url: "testsrc2=size=1280x720:rate=30:duration=3", audioUrl: "sine=frequency=440:sample_rate=48000:duration=3" },
+      },
+      {
+        onInit: (name, _bytes, info) => void inits.set(name, { width: info.tracks[0]?.width, height: info.tracks[0]?.height }),
+        onChunk: (name) => void chunks.set(name, (chunks.get(name) ?? 0) + 1),
+        onProgress: () => {},
+        onExit: (code, _signal, tail) => (exit = { code, tail }),
+      },
+      pino({ level: "silent" }),
+    );
+    await run.exitPromise;
+    return { inits, chunks, exit: exit! as { code: number | null; tail: string } };
+  };
+
+  it.skipIf(!old)(`encodes every rendition with the arguments built from its probe${old ? "" : " (SKIPPED: the optional dependency @ffmpeg-installer/linux-x64 is not installed)"}`, async () => {
+    const caps = await probeFfmpeg({ PATH: process.env.PATH, FFMPEG_PATH: old!, CASCADE_ENCODER: "libx264" });
+    const { inits, chunks, exit } = await ladder(old!, binaryJobOptions(caps));
+    expect(exit.code, exit.tail).toBe(0);
+    expect(Object.fromEntries(inits)).toEqual({
+      "720p": { width: 1280, height: 720 },
+      "480p": { width: 852, height: 480 },
+      "360p": { width: 640, height: 360 },
+      audio: { width: undefined, height: undefined },
+    });
+    for (const name of ["720p", "480p", "360p", "audio"]) expect(chunks.get(name), name).toBeGreaterThanOrEqual(5);
+  });
+
+  it.skipIf(!old)(`refuses the arguments built for a modern binary (scale's force_divisible_by): why the probe asks${old ? "" : " (SKIPPED: the optional dependency @ffmpeg-installer/linux-x64 is not installed)"}`, async () => {
+    const { exit } = await ladder(old!, { movflags: new Set(["empty_moov", "default_base_moof", "frag_keyframe"]), statsPeriod: false, fpsMode: false, scaleDivisibleBy: true });
+    expect(exit.code).not.toBe(0);
+    expect(exit.tail).toContain("force_divisible_by");
   });
 });

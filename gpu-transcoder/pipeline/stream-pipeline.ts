@@ -5,7 +5,7 @@ import type { InitInfo } from "../../shared/mp4/index.ts";
 import { DEFAULT_THUMBNAIL_INTERVAL, THUMBNAIL_WIDTH } from "../../shared/thumbnail.ts";
 import type { ManifestRendition, StreamManifest } from "../../shared/push-protocol.ts";
 import { manifestOptionFields, type NodeStreamOptions } from "../control-plane/stream-options.ts";
-import type { TranscodeJob } from "../ffmpeg/build-args.ts";
+import { binaryJobOptions, type TranscodeJob } from "../ffmpeg/build-args.ts";
 import { planParts, type PartPlan } from "../ffmpeg/part-plan.ts";
 import type { FfmpegCapabilities } from "../ffmpeg/probe.ts";
 import { encodeFlvHeader, encodeFlvTag, isSequenceHeader, isVideoKeyframe, parseOnMetaData } from "../ingest/flv.ts";
@@ -245,9 +245,7 @@ export class StreamPipeline {
       }),
       audio: this.hasAudio && plan.audio ? { rung: ladder.audio, fragDurationUs: plan.audio.fragDurationUs } : null,
       segmentDuration: plan.segmentDuration,
-      movflags: this.o.caps.movflags,
-      statsPeriod: this.o.caps.statsPeriod,
-      fpsMode: this.o.caps.fpsMode ?? false,
+      ...binaryJobOptions(this.o.caps),
       thumbnail: thumbnailInterval > 0 ? { intervalSeconds: thumbnailInterval, width: THUMBNAIL_WIDTH } : null,
     };
     for (const r of this.renditions.values()) r.cutter.startNewRun().forEach((o) => this.handleCut(r, o));
