@@ -34,7 +34,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
   const metrics = createTranscoderMetrics();
   const caps = config.caps ?? (await probeFfmpeg());
   log.info(
-    { event: "ffmpeg_probed", path: caps.path, source: caps.source, version: caps.version, encoder: caps.h264Encoder, reasons: caps.encoderReasons, cmaf: caps.movflags.has("cmaf"), statsPeriod: caps.statsPeriod },
+    { event: "ffmpeg_probed", path: caps.path, source: caps.source, version: caps.version, encoder: caps.h264Encoder, reasons: caps.encoderReasons, cmaf: caps.movflags.has("cmaf"), statsPeriod: caps.statsPeriod, scaleDivisibleBy: caps.scaleDivisibleBy ?? false },
     "ffmpeg probed",
   );
   const token = await signNodeToken(config.nodeSecret, config.nodeId);
@@ -81,7 +81,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
 
   const onPublish = (session: PublishSession) => {
     let pipeline = pipelines.get(session.streamId);
-    if (!pipeline || pipeline.state === "ended") {
+    if (!pipeline || pipeline.finished) {
       const push = new PushClient({
         streamId: session.streamId,
         origins: config.origins,
@@ -207,7 +207,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
       expected.delete(id);
       expected.set(id, { at: Date.now(), options: parsed.options });
       if (expected.size > 1000) expected.delete(expected.keys().next().value!);
-      const running = !!pipeline && pipeline.state !== "ended";
+      const running = !!pipeline && !pipeline.finished;
       if (running) pipeline.setStreamOptions(parsed.options);
       log.info({ event: "stream_expected", stream: id, dvrWindowS: parsed.options.dvrWindowS, recording: parsed.options.recording, running }, "stream configured by the control plane");
       return c.json({ stream: id, expected: true, running });
@@ -215,7 +215,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
     expected.delete(id);
     const body = (read.value ?? {}) as { reason?: unknown };
     const reason = typeof body.reason === "string" ? body.reason.slice(0, 200) : "stopped by the control plane";
-    const running = !!pipeline && pipeline.state !== "ended";
+    const running = !!pipeline && !pipeline.finished;
     if (pipeline) await pipeline.end(reason);
     log.info({ event: "stream_stopped_by_control_plane", stream: id, reason, running }, "stream stopped by the control plane");
     return c.json({ stream: id, stopped: running });
@@ -244,7 +244,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
           logger: log,
           describe: () => ({ control_url: `http://${host(config.controlHost)}:${controlPort}`, rtmp_url: `rtmp://${host(config.rtmpHost)}:${rtmpPort}/live`, version: "cascade-0.1" }),
           capacity: () => {
-            const running = [...pipelines.values()].filter((p) => p.state !== "ended");
+            const running = [...pipelines.values()].filter((p) => !p.finished);
             const speeds = running.map((p) => p.speed).filter((v) => v > 0);
             return {
               slots: config.slots ?? 4,

@@ -49,7 +49,7 @@ export const refreshStreamGauges = (m: TranscoderMetrics, streams: Iterable<Stre
   // event updates a gauge.
   const byState = { starting: 0, live: 0, reconnecting: 0 };
   for (const s of streams) {
-    if (s.state === "ended") continue;
+    if (s.state === "ended" || s.state === "failed") continue;
     byState[s.state]++;
     encoded?.observe(m, s);
     const labels = { stream: s.id };

@@ -2,6 +2,8 @@
 export const STREAM_EVENT_TYPES = [
   "stream_started",
   "stream_ended",
+  /** The node's encoder kept exiting and the node gave up on the stream (`data.reason`: ffmpeg's last words). */
+  "stream_failed",
   "quality_changed",
   "connection_lost",
   "connection_restored",

@@ -101,7 +101,7 @@ export class StreamStatsTracker {
       const bytes = t.bytesCarried + Math.max(0, current - t.bytesSeen);
       const dropsNow = t.pipeline?.droppedFrames ?? t.droppedSeen;
       const dropped = t.droppedCarried + Math.max(0, dropsNow - t.droppedSeen);
-      const ended = !p || p.state === "ended";
+      const ended = !p || p.state === "ended" || p.state === "failed";
       t.reportable ||= reportable(id);
       const seconds = Math.min(MAX_PERIOD_S, (now - t.since) / 1000);
       if (seconds > 0) {

@@ -24,10 +24,12 @@ describe("StreamReporter", () => {
     r.report(streamEvent("frame_drop", "s1", "warning"));
     r.report(streamEvent("connection_restored", "s1", "info"));
     r.report(streamEvent("quality_changed", "s1", "warning", { dropped: "720p" }));
+    r.report(streamEvent("stream_failed", "s1", "error", { reason: "ffmpeg exited 5 times in a row", stderr: "Option not found" }));
     await r.flush();
-    expect(seen.map((s) => s.body.type)).toEqual(["connection_lost", "connection_restored", "quality_changed"]);
+    expect(seen.map((s) => s.body.type)).toEqual(["connection_lost", "connection_restored", "quality_changed", "stream_failed"]);
+    expect(seen[3]!.body).toMatchObject({ severity: "error", data: { reason: "ffmpeg exited 5 times in a row", stderr: "Option not found" } });
     expect(seen[0]).toMatchObject({ url: "http://cp.test/api/v1/nodes/events", auth: "Bearer node-1.sig", body: { stream_id: "s1", severity: "warning", data: { reason: "eof" } } });
-    expect(r.sent).toBe(3);
+    expect(r.sent).toBe(4);
   });
 
   it("retries network errors and 5xx, ignores 404 (a stream from the local key list)", async () => {

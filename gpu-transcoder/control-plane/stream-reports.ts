@@ -2,7 +2,7 @@ import type { StreamEvent } from "../../shared/events.ts";
 import type { IngestLogger } from "../ingest/types.ts";
 
 /** Pipeline events the control plane's go-live saga acts on (the rest stay local). */
-export const REPORTED_EVENTS: ReadonlySet<StreamEvent["type"]> = new Set(["stream_started", "stream_ended", "connection_lost", "connection_restored", "quality_changed", "error"]);
+export const REPORTED_EVENTS: ReadonlySet<StreamEvent["type"]> = new Set(["stream_started", "stream_ended", "stream_failed", "connection_lost", "connection_restored", "quality_changed", "error"]);
 
 export interface StreamReporterOptions {
   baseUrl: string;

@@ -15,6 +15,7 @@ import type { PushClient } from "../push/push-client.ts";
 import { ArrivalClock } from "./arrival-clock.ts";
 import { LadderRun } from "./ladder-run.ts";
 import { ProgressMonitor } from "./progress-monitor.ts";
+import { RestartPolicy, stderrSummary, type RestartPolicyOptions } from "./restart-policy.ts";
 
 export interface PipelineOptions {
   streamId: string;
@@ -34,9 +35,12 @@ export interface PipelineOptions {
   thumbnailInterval?: number;
   /** DVR window and recording from the control plane (configure_encoders), when it already spoke. */
   streamOptions?: NodeStreamOptions | null;
+  /** Encoder restart backoff and give-up rule; restart-policy.ts has the defaults. */
+  restartPolicy?: Partial<RestartPolicyOptions>;
 }
 
-export type PipelineState = "starting" | "live" | "reconnecting" | "ended";
+/** `ended` and `failed` are final: `failed` when the encoder kept exiting (a `stream_failed` event says why). */
+export type PipelineState = "starting" | "live" | "reconnecting" | "ended" | "failed";
 
 interface RenditionRuntime {
   name: string;
@@ -74,6 +78,10 @@ export class StreamPipeline {
   private graceTimer: NodeJS.Timeout | null = null;
   private restarting = false;
   private restarts = 0;
+  private readonly restartPolicy: RestartPolicy;
+  /** Set while waiting out the backoff before the next run: keyframes do not start one until then. */
+  private restartTimer: NodeJS.Timeout | null = null;
+  private runStartedAt = 0;
   private manifestPushed = false;
   /** The lowest MSN new segments may use (the origin's playlists of an earlier run end below it). */
   private continueFrom = 0;
@@ -88,6 +96,12 @@ export class StreamPipeline {
 
   constructor(private readonly o: PipelineOptions) {
     this.streamOptions = o.streamOptions ?? null;
+    this.restartPolicy = new RestartPolicy(o.restartPolicy);
+  }
+
+  /** Ended or failed: this pipeline takes no publisher any more. */
+  get finished(): boolean {
+    return this.state === "ended" || this.state === "failed";
   }
 
   /**
@@ -132,7 +146,7 @@ export class StreamPipeline {
 
   /** A publisher (the first, or a reconnect within the grace period) starts sending. */
   attach(session: PublishSession): void {
-    if (this.state === "ended") throw new Error("pipeline has ended");
+    if (this.finished) throw new Error(`pipeline has ${this.state}`);
     if (this.graceTimer) {
       clearTimeout(this.graceTimer);
       this.graceTimer = null;
@@ -160,7 +174,7 @@ export class StreamPipeline {
       return;
     }
     if (this.waitingForKeyframe) {
-      if (tag.type === 9 && isVideoKeyframe(tag.data)) {
+      if (tag.type === 9 && isVideoKeyframe(tag.data) && !this.restartTimer) {
         this.waitingForKeyframe = false;
         this.pendingStart = [tag];
         // Give audio up to a second to show up before deciding the stream has none.
@@ -195,7 +209,7 @@ export class StreamPipeline {
   /** Starts (or restarts) the ffmpeg ladder with the stored stream headers, from a keyframe. */
   private startRun(): void {
     this.startDeadline = null;
-    if (this.run?.running || this.state === "ended" || !this.session) return;
+    if (this.run?.running || this.finished || !this.session) return;
     if (!this.headers.video) {
       this.o.log.error({ event: "no_video_header", stream: this.o.streamId }, "publisher sent no AVC sequence header");
       this.session.close("no H.264 sequence header");
@@ -271,6 +285,7 @@ export class StreamPipeline {
       onExit: (code, signal, tail) => this.onRunExit(run, code, signal, tail),
     }, this.o.log.child({ stream: this.o.streamId }));
     this.run = run;
+    this.runStartedAt = Date.now();
     run.stdin.write(encodeFlvHeader({ audio: this.hasAudio, video: true }));
     for (const h of [this.headers.meta, this.headers.video, this.headers.audio]) {
       if (h) run.stdin.write(encodeFlvTag({ type: h.type, timestamp: h.timestamp, data: h.data }));
@@ -389,15 +404,28 @@ export class StreamPipeline {
     const expected = this.restarting || this.state !== "live" || !this.session;
     this.o.log.info({ event: "ffmpeg_exited", stream: this.o.streamId, code, signal, expected }, "ffmpeg ladder exited");
     if (expected) return;
-    // ffmpeg died under a live publisher: restart from the next keyframe with a discontinuity.
-    this.restarts++;
-    this.emit("error", "error", { reason: "encoder exited", code, signal, stderr: tail.slice(-500), restarts: this.restarts });
-    if (this.restarts > 5) {
-      this.session?.close("encoder keeps failing");
+    this.run = null;
+    const decision = this.restartPolicy.onExit(Date.now() - this.runStartedAt);
+    if (decision.action === "fail") {
+      const quickS = this.restartPolicy.options.quickMs / 1000;
+      const reason = `ffmpeg exited ${decision.quickFailures} times in a row within ${quickS} s of starting (last: ${signal ?? `code ${code}`}): ${stderrSummary(tail) || "no output"}`;
+      void this.finish("failed", reason, { code, signal, stderr: tail.slice(-500), restarts: this.restarts, quickFailures: decision.quickFailures });
       return;
     }
-    this.run = null;
-    this.resumeAtKeyframe();
+    // ffmpeg died under a live publisher: after the backoff, restart from the next keyframe with a discontinuity.
+    this.restarts++;
+    this.emit("error", "error", { reason: "encoder exited", code, signal, stderr: tail.slice(-500), restarts: this.restarts, restartInMs: decision.delayMs });
+    this.waitingForKeyframe = true;
+    this.pendingStart = [];
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.resumeAtKeyframe();
+    }, decision.delayMs);
+  }
+
+  private clearRestartTimer(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
   }
 
   /** The next video keyframe starts a new run (after an encoder restart or a rung drop). */
@@ -443,6 +471,7 @@ export class StreamPipeline {
     this.session = null;
     if (this.startDeadline) clearTimeout(this.startDeadline);
     this.startDeadline = null;
+    this.clearRestartTimer();
     const run = this.run;
     this.run = null;
     this.state = this.manifestPushed ? "reconnecting" : "ended";
@@ -461,14 +490,25 @@ export class StreamPipeline {
 
   /** Ends the stream: ENDLIST on every playlist. */
   async end(reason: string): Promise<void> {
-    if (this.state === "ended") return;
-    this.state = "ended";
+    await this.finish("ended", reason);
+  }
+
+  /**
+   * The stream is over (`ended`), or the encoder cannot run it (`failed`: `stream_failed` with the
+   * reason instead of `stream_ended`); either way the publisher is let go and the playlists end.
+   */
+  private async finish(state: "ended" | "failed", reason: string, failure: Record<string, unknown> = {}): Promise<void> {
+    if (this.finished) return;
+    this.state = state;
+    this.clearRestartTimer();
+    if (this.startDeadline) clearTimeout(this.startDeadline);
+    this.startDeadline = null;
     if (this.graceTimer) clearTimeout(this.graceTimer);
     // Detach the publisher before closing it: its close event must not start a reconnect grace
     // period (and a second end 30 s later) or push the last parts after the stream's end.
     const session = this.session;
     this.session = null;
-    session?.close(reason);
+    session?.close(state === "failed" ? "encoder failed" : reason);
     const run = this.run;
     this.run = null;
     if (run) await run.finish();
@@ -480,7 +520,10 @@ export class StreamPipeline {
     } finally {
       this.o.push.close();
     }
-    this.emit("stream_ended", "info", { reason });
+    if (state === "failed") {
+      this.o.log.error({ event: "stream_failed", stream: this.o.streamId, reason }, "the encoder keeps failing: stream failed");
+      this.emit("stream_failed", "error", { reason, ...failure });
+    } else this.emit("stream_ended", "info", { reason });
     this.o.onEnded();
   }
 }
