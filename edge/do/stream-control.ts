@@ -20,6 +20,7 @@ import { DVR_WINDOW_MAX, LATENCY_MODES } from "../streams/model.ts";
 import { insertEventStatement } from "../streams/stream-events.ts";
 import { getStream } from "../streams/stream-store.ts";
 import { defaultSagaDeps, SAGA_STEPS, type NodeTarget, type SagaDeps, type SagaStage, type SagaStep } from "./saga-deps.ts";
+import { ENCODER_FAILURE_STAGE, failureReason, markFailedStatements } from "./stream-failure.ts";
 
 export type SagaPhase = "idle" | "running" | "compensating" | "live" | "reconnecting" | "stopping" | "ended";
 /** Forward recovery after the pivot. */
@@ -54,7 +55,8 @@ export interface SagaState {
   notified: boolean;
   stepStartedAt: number;
   attempts: number;
-  failure: { step: SagaStep; error: string } | null;
+  /** Why the last run failed: a go-live step, or the node's encoder after the pivot (stream-failure.ts). */
+  failure: { step: SagaStep | typeof ENCODER_FAILURE_STAGE; error: string } | null;
   /** Where compensation ends: `idle` (go-live failed) or `ended` (stopped before the pivot). */
   settleTo: "idle" | "ended";
   stopReason: string | null;
@@ -140,7 +142,7 @@ export class StreamControl extends DurableObject<Env> {
       const data = { ...(report.data ?? {}), node_id: report.nodeId };
       if (!s || s.phase === "idle" || s.phase === "ended") {
         // No saga (a stream published before the saga existed, or one that ended): keep the record only.
-        if (report.type !== "stream_started" && report.type !== "stream_ended") await this.event(streamId, report.type, report.severity, `Node ${report.nodeId}: ${report.type}`, data);
+        if (!["stream_started", "stream_ended", "stream_failed"].includes(report.type)) await this.event(streamId, report.type, report.severity, `Node ${report.nodeId}: ${report.type}`, data);
         return { phase: s?.phase ?? null };
       }
       const fromOurNode = !s.node || s.node.id === report.nodeId;
@@ -155,6 +157,10 @@ export class StreamControl extends DurableObject<Env> {
           // The node gave up on the publisher (its own grace period): the stream ends.
           if (fromOurNode && (s.phase === "live" || s.phase === "reconnecting")) await this.beginStopping(s, "the node ended the pipeline");
           else if (fromOurNode && s.phase === "running") await this.fail(s, s.step ?? "warmup_cdn", new Error("the publisher left before the stream went live"));
+          break;
+        case "stream_failed":
+          if (fromOurNode && ["running", "live", "reconnecting"].includes(s.phase)) await this.encoderFailed(s, data);
+          else await this.event(s.streamId, report.type, report.severity, `Node ${report.nodeId}: ${report.type}`, data);
           break;
         case "stream_started":
           break; // the saga records its own stream_started at the pivot
@@ -619,6 +625,17 @@ export class StreamControl extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(Date.now() + this.deps(s.streamId).timing.monitorMs);
   }
 
+  /** The node's encoder gave up (stream-failure.ts): status failed, then compensate (before the pivot) or stop (after it). */
+  private async encoderFailed(s: SagaState, data: Record<string, unknown>): Promise<void> {
+    const db = requireDb(this.env);
+    const reason = failureReason(data);
+    await db.batch(markFailedStatements(db, s.streamId, reason, data, isoNow()));
+    if (s.phase === "running") return this.fail(s, s.step ?? "warmup_cdn", new Error(`encoder failed: ${reason}`));
+    s.failure = { step: ENCODER_FAILURE_STAGE, error: `encoder failed: ${reason}` };
+    this.record(s, { stage: ENCODER_FAILURE_STAGE, outcome: "failed", error: reason, detail: "the node's encoder failed" });
+    await this.beginStopping(s, `encoder failed: ${reason}`);
+  }
+
   private async beginStopping(s: SagaState, reason: string): Promise<void> {
     s.phase = "stopping";
     s.stopReason = reason;
@@ -634,7 +651,8 @@ export class StreamControl extends DurableObject<Env> {
     const db = requireDb(this.env);
     const task = ARCHIVE_TASKS.find((t) => !s.archiveDone.includes(t));
     if (!task) {
-      s.phase = "ended";
+      // A failed stream may be published again (it is `failed`, not `ended`): its saga waits in idle.
+      s.phase = s.failure?.step === ENCODER_FAILURE_STAGE ? "idle" : "ended";
       await this.save(s);
       return NONE;
     }
@@ -647,7 +665,7 @@ export class StreamControl extends DurableObject<Env> {
       } else if (task === "mark_ended") {
         const now = isoNow();
         await db.batch([
-          db.prepare("UPDATE streams SET status = 'ended', ended_at = ?2, node_id = NULL, viewer_count = 0, updated_at = ?2 WHERE id = ?1 AND status <> 'ended'").bind(s.streamId, now),
+          db.prepare("UPDATE streams SET status = 'ended', ended_at = ?2, node_id = NULL, viewer_count = 0, updated_at = ?2 WHERE id = ?1 AND status NOT IN ('ended', 'failed')").bind(s.streamId, now),
           db
             .prepare(
               `INSERT INTO stream_events (stream_id, event_type, severity, message, details, created_at)

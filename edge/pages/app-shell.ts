@@ -48,6 +48,7 @@ const STYLE = `
   .status-live { color: #ff6b6b; }
   .status-starting, .status-reconnecting { color: #f0c36b; }
   .status-ended { color: #9aa3ad; }
+  .status-failed { color: #ff9f43; font-weight: 600; }
   ol.steps { margin: 8px 0; padding-left: 20px; font-size: .9rem; }
   ol.steps li { margin: 2px 0; }
   .outcome-ok, .outcome-recovered { color: #9be39b; }

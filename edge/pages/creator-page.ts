@@ -200,7 +200,8 @@ const CREATOR_SCRIPT = String.raw`
     $("saga-step").textContent = s.step || "–";
     $("saga-node").textContent = s.node_id || "–";
     $("saga-completed").textContent = s.completed && s.completed.length ? s.completed.join(" → ") : "–";
-    $("saga-failure").textContent = s.failure ? s.failure.step + ": " + s.failure.error : "";
+    // monitor_stream: the node's encoder gave up after the stream went live (status failed).
+    $("saga-failure").textContent = !s.failure ? "" : s.failure.step === "monitor_stream" ? "Failed on air: " + s.failure.error : "Go-live failed at " + s.failure.step + ": " + s.failure.error;
     var list = $("saga-history");
     list.textContent = "";
     (s.history || []).slice(-25).forEach(function (h) {
