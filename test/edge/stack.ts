@@ -36,8 +36,8 @@ export const freePort = (): Promise<number> =>
   });
 
 /** Starts origin + transcoder + edges, then (unless `publish: false`) the demo publisher as stream `it`. */
-export const startStack = async (opts: { edges?: number; publish?: boolean; graceSeconds?: number } = {}): Promise<EdgeStack> => {
-  const live = await startLiveStack({ graceSeconds: opts.graceSeconds ?? 5 });
+export const startStack = async (opts: { edges?: number; publish?: boolean; graceSeconds?: number; ffmpegPath?: string } = {}): Promise<EdgeStack> => {
+  const live = await startLiveStack({ graceSeconds: opts.graceSeconds ?? 5, ...(opts.ffmpegPath ? { ffmpegPath: opts.ffmpegPath } : {}) });
   const stateDir = mkdtempSync(path.join(tmpdir(), "cascade-edge-"));
   const edges: EdgeProcess[] = [];
   try {

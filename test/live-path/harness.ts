@@ -5,6 +5,7 @@ import path from "node:path";
 import pino from "pino";
 import { createOrigin, type Origin } from "../../core-origin/app.ts";
 import { LocalKeyList } from "../../gpu-transcoder/auth/local-keys.ts";
+import { probeFfmpeg } from "../../gpu-transcoder/ffmpeg/probe.ts";
 import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
 import { parseLadderSpec } from "../../shared/ladder.ts";
 import { parseMediaPlaylist, type ParsedMediaPlaylist } from "../../shared/hls/index.ts";
@@ -22,8 +23,11 @@ export interface LiveStack {
   close(): Promise<void>;
 }
 
-/** A real origin and a real transcoder node on free loopback ports, with a 320x180 + 160x90 test ladder. */
-export const startStack = async (opts: { graceSeconds: number }): Promise<LiveStack> => {
+/**
+ * A real origin and a real transcoder node on free loopback ports, with a 320x180 + 160x90 test
+ * ladder; `ffmpegPath` runs the transcoder on that binary (its FFMPEG_PATH) instead of the one found.
+ */
+export const startStack = async (opts: { graceSeconds: number; ffmpegPath?: string }): Promise<LiveStack> => {
   const storageDir = mkdtempSync(path.join(tmpdir(), "cascade-it-"));
   const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? "silent" });
   const origin = createOrigin({ host: "127.0.0.1", port: 0, nodeSecret: NODE_SECRET, storageDir, memorySegments: 8, playlistSegments: 15, logger });
@@ -48,6 +52,7 @@ export const startStack = async (opts: { graceSeconds: number }): Promise<LiveSt
     minSpeed: 0,
     slowPeriodMs: 600_000,
     logger,
+    ...(opts.ffmpegPath ? { caps: await probeFfmpeg({ ...process.env, FFMPEG_PATH: opts.ffmpegPath }) } : {}),
   });
   const { rtmpPort } = await node.listen();
   return {
