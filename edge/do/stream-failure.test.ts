@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { signNodeToken } from "../../shared/tokens.ts";
-import { apiClient } from "../test-support/api-client.ts";
-import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../test-support/saga-fakes.ts";
+import { apiClient } from "../../test/support/edge/api-client.ts";
+import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../test/support/edge/saga-fakes.ts";
 import type { SagaDeps } from "./saga-deps.ts";
 import { overrideSagaDeps } from "./stream-control.ts";
 
