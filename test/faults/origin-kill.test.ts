@@ -30,6 +30,7 @@ import {
   type OriginService,
   type Service,
 } from "./harness.ts";
+import { boundMs } from "./documented-figures.ts";
 
 let dir = "";
 const services: Service[] = [];
@@ -116,6 +117,9 @@ describe("fault: core-origin dies (kill -9)", () => {
       await waitFor("three more segments", async () => new Set(watcher.parts.filter((p) => p.at >= resumed.at).map((p) => p.msn)).size >= 3, 30_000);
       const gapMs = watcher.longestGapSince(killedAt - 1_000);
       expect(watcher.badParts).toEqual([]);
+      // The fault table's figures (test/faults/documented-figures.ts).
+      expect(resumed.at - killedAt, "player resumed after the kill (ms)").toBeLessThanOrEqual(boundMs("originRestartResumed"));
+      expect(gapMs, "longest gap at the player (ms)").toBeLessThanOrEqual(boundMs("originRestartGap"));
       await watcher.stop();
       const vod = await finishRecording(edge!.url, s);
       expect(holes(vod.video), `video MSNs ${vod.video.join(",")}`).toEqual([]);
@@ -151,6 +155,8 @@ describe("fault: core-origin dies (kill -9)", () => {
       await waitFor("three more segments", async () => new Set(watcher.parts.filter((p) => p.at >= resumed.at).map((p) => p.msn)).size >= 3, 30_000);
       const gapMs = watcher.longestGapSince(killedAt - 1_000);
       expect(watcher.badParts).toEqual([]);
+      expect(resumed.at - killedAt, "player resumed after the kill (ms)").toBeLessThanOrEqual(boundMs("originStandbyResumed"));
+      expect(gapMs, "longest gap at the player (ms)").toBeLessThanOrEqual(boundMs("originStandbyGap"));
       // The standby holds the stream (the edge asked it, since the primary is gone).
       expect((await fetch(`${standby.url}/live/${s.id}/180p/index.m3u8`)).status).toBe(200);
       await watcher.stop();

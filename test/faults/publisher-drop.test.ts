@@ -14,6 +14,7 @@ import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMediaPlaylist } from "../../shared/hls/index.ts";
 import { exited, publish, sleep, waitFor } from "../live-path/harness.ts";
+import { boundMs } from "./documented-figures.ts";
 import { createStream, PlaylistPlayer, signal, startSagaStack, streamEvents, streamStatus, type SagaStack } from "./fault-stack.ts";
 
 const GRACE_MS = 5_000;
@@ -104,6 +105,8 @@ describe("fault: publisher network drop", () => {
     const lost = p.lostSegments(msnBefore - 2);
     expect(p.endList).toBe(false);
     expect(discontinuities.length).toBeGreaterThanOrEqual(1);
+    // The fault table's figure (test/faults/documented-figures.ts).
+    expect(gapMs, "longest stall at the player (ms)").toBeLessThanOrEqual(boundMs("publisherDropShortGap"));
     // The player kept going: every segment it fetched through the edge came whole.
     for (const [msn, s] of p.segments) if (!s.gap) expect(s.status, `seg ${msn}`).toBe(200);
     expect(lost, p.describe(msnBefore - 2)).toBe(0);
@@ -127,6 +130,7 @@ describe("fault: publisher network drop", () => {
     try {
       const reconnecting = await waitForStatus("reconnecting", INGEST_TIMEOUT_MS + 15_000);
       const detectedMs = reconnecting.at - t0;
+      expect(detectedMs, "reconnecting after the publisher went silent (ms)").toBeLessThanOrEqual(boundMs("publisherSilentReconnecting"));
       const ended = stack.records.find((r) => r.msg === "rtmp publish ended" && r.streamId === stream.id && r.reason === "media timeout");
       expect(ended, "the ingest dropped the silent publisher").toBeDefined();
       signal(stopped.pid, "SIGKILL");
@@ -140,6 +144,7 @@ describe("fault: publisher network drop", () => {
       expect(p.endList).toBe(false);
       expect(discontinuities.length).toBeGreaterThanOrEqual(1);
       expect(lost, p.describe(msnBefore - 2)).toBe(0);
+      expect(gapMs, "longest stall at the player (ms)").toBeLessThanOrEqual(boundMs("publisherSilentGap"));
       const gaps = p.gapSegments(msnBefore - 2);
       expect(gaps.length, p.describe(msnBefore - 2)).toBeLessThanOrEqual(1);
       expect(await eventTypes()).not.toContain("stream_ended");
@@ -155,8 +160,10 @@ describe("fault: publisher network drop", () => {
     signal(publisher!.pid, "SIGKILL");
     await exited(publisher!);
     publisher = null;
+    // Waits past the bound so a late end is reported with its time and the saga's state.
     const ended = await waitForStatus("ended", GRACE_MS + 30_000);
     expect(ended.seen).toContain("reconnecting");
+    expect(ended.at - t0, `ended after the drop (ms); ${await diagnosis()}`).toBeLessThanOrEqual(boundMs("publisherDropLongEnded"));
     await waitFor("ENDLIST through the edge", async () => p.endList, 30_000);
     const types = await eventTypes();
     expect(count(types, "stream_ended")).toBe(1);

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EdgeProcess } from "../../scripts/edge-process.ts";
 import { parseMediaPlaylist } from "../../shared/hls/index.ts";
 import { exited, publish } from "../live-path/harness.ts";
+import { boundMs } from "./documented-figures.ts";
 import {
   createStreamer,
   decodableFrames,
@@ -87,6 +88,9 @@ describe("fault: the transcoder node dies (kill -9) with a second node registere
       // A few more segments, so the player is seen to go on, not just to get one part.
       await waitFor("two segments from node-b", async () => new Set(watcher.parts.filter((p) => p.at > resumed.at).map((p) => p.msn)).size >= 3, 30_000);
       const gapMs = watcher.longestGapSince(killedAt - 1_000);
+      // The fault table's figures (test/faults/documented-figures.ts).
+      expect(resumed.at - killedAt, "new media at the player after the kill (ms)").toBeLessThanOrEqual(boundMs("transcoderKillResumed"));
+      expect(gapMs, "longest gap at the player (ms)").toBeLessThanOrEqual(boundMs("transcoderKillGap"));
 
       const events = await s.api<{ events: Array<{ event_type: string; message: string }> }>("GET", `/api/v1/streams/${s.id}/events`, undefined, s.token);
       expect(events.body.events.map((e) => e.message)).toContainEqual(expect.stringMatching(/^RETRY_WITH_ALTERNATE: publisher reconnected through node node-b/));
