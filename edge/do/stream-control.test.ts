@@ -255,6 +255,25 @@ describe("go-live saga: after the pivot, forward recovery only", () => {
     expect(types).toEqual(["stream_started:info", "error:critical", "stream_ended:info"]);
   });
 
+  it("an origin outage longer than the stall checks is not a stall: the playlist cannot be read, the stream stays live", async () => {
+    // The origin-kill fault (kill -9, restarted on a loaded machine) once ended the stream here:
+    // every check of the outage counted as "no new part" and MANUAL_INTERVENTION stopped it.
+    const t = await goLive({ monitorMs: 20, stallChecks: 3 });
+    const readable = t.deps.playlistProgress;
+    const from = (await t.stub.getState())!.monitor.checks;
+    t.ctl.originUp = false;
+    t.deps.playlistProgress = async () => null;
+    await waitForState(t.id, (st) => st.phase !== "live" || st.monitor.checks >= from + 10, "ten monitor checks during the outage");
+    t.deps.playlistProgress = readable;
+    t.ctl.originUp = true;
+    const s = await waitForState(t.id, (st) => st.phase !== "live" || st.monitor.checks >= from + 14, "checks after the outage");
+    expect(s.phase).toBe("live");
+    expect(s.history.filter((h) => h.strategy).map((h) => h.strategy)).toEqual(["CONTINUE"]);
+    expect(s.monitor.stalls).toBe(0);
+    expect(t.ctl.calls).not.toContain(`stop:${t.nodeId}`);
+    expect((await streamRow(t.id))?.status).toBe("live");
+  });
+
   it("a broadcaster disconnect is reconnecting for the grace period: restored → live, then gone → ended", async () => {
     const t = await goLive({ graceMs: 300 });
     const token = await signNodeToken(testEnv().NODE_SECRET!, t.nodeId);

@@ -535,14 +535,17 @@ export class StreamControl extends DurableObject<Env> {
       const healthy = await deps.originHealthy();
       if (!healthy && !s.monitor.originDown) await this.recover(s, "CONTINUE", "monitor_stream", "origin health check failed; streaming continues");
       s.monitor.originDown = !healthy;
-      // 3. Parts arriving: the top rendition's playlist advances.
+      // 3. Parts arriving: the top rendition's playlist advances. A playlist that cannot be read
+      // (null: the origin is down or restarting) is not a stall: counting it ended a stream whose
+      // origin took longer than stallChecks × monitorMs to come back, though the node was about to
+      // re-push everything. Only a readable playlist that stands still counts.
       const progress = await deps.playlistProgress(s.streamId);
       const advanced = progress !== null && (progress.msn > s.monitor.lastMsn || (progress.msn === s.monitor.lastMsn && progress.parts > s.monitor.lastParts));
       if (advanced) {
         s.monitor.lastMsn = progress.msn;
         s.monitor.lastParts = progress.parts;
         s.monitor.stalls = 0;
-      } else if (++s.monitor.stalls >= deps.timing.stallChecks) {
+      } else if (progress !== null && ++s.monitor.stalls >= deps.timing.stallChecks) {
         return this.manualIntervention(s, `no new part for ${s.monitor.stalls} checks`);
       }
     } catch (err) {
