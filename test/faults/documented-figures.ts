@@ -7,12 +7,13 @@
 
 /**
  * Seconds allowed over a documented figure. The figures come from one run; on the same 2-core
- * machine, with ffmpeg encoders, workerd and the test process sharing it, a figure moved by up to
- * 1.3 s between runs (the origin restart: 4.7 s in the table, 6.0 s in a later run). 5 s is well
- * above that noise and still far below the stalls these tests exist to catch (a stream stuck in
- * `reconnecting` for 35 s, a player without media for 45 s).
+ * machine, with ffmpeg encoders, workerd and the test process sharing it, they move: the origin
+ * restart resumed 4.7 s after the kill in the table's run, 6.0 s in a later one, and 8.5 s (gap
+ * 8.2 s) with a second whole stack running beside it. 6 s covers that and is still far below the
+ * stalls these tests exist to catch (a stream stuck in `reconnecting` for 35 s, a player without
+ * media for 45 s).
  */
-export const MARGIN_S = 5;
+export const MARGIN_S = 6;
 
 /**
  * The CPU-starvation figure moved more than the others between two documented runs (the top rung
