@@ -1,8 +1,9 @@
 /**
- * The fault table's figures (README, "Faults, bad input and load": measured on the 2-core CI
- * machine) as the bounds the fault tests assert: each bound is the documented figure plus a stated
- * margin, so a fault that resumes much later than the docs say fails the suite instead of only
- * changing a printed number. When a figure in the table changes, change it here too.
+ * The fault table's figures (bench/RESULTS.md, "Faults injected, bad inputs refused, data lost":
+ * measured on the 2-core CI machine; docs/testing.md describes the cases) as the bounds the fault
+ * tests assert: each bound is the documented figure plus a stated margin, so a fault that resumes
+ * much later than the docs say fails the suite instead of only changing a printed number. When a
+ * figure in the table changes, change it here too.
  */
 
 /**
