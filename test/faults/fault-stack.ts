@@ -192,7 +192,7 @@ interface Observation {
  */
 export class PlaylistPlayer {
   readonly advances: Observation[] = [];
-  readonly segments = new Map<number, { discontinuity: boolean; gap: boolean; bytes: number; status: number; duration: number }>();
+  readonly segments = new Map<number, { discontinuity: boolean; gap: boolean; bytes: number; status: number; duration: number; error?: string }>();
   /** The most parts a segment (by MSN) was seen with, complete or not. */
   readonly partsSeen = new Map<number, number>();
   endList = false;
@@ -224,12 +224,19 @@ export class PlaylistPlayer {
           for (const s of p.segments) {
             this.partsSeen.set(s.msn, Math.max(this.partsSeen.get(s.msn) ?? 0, s.parts.length));
             if (!s.uri || this.segments.has(s.msn)) continue;
-            const entry = { discontinuity: s.discontinuity, gap: s.gap ?? false, bytes: 0, status: 0, duration: s.duration ?? 0 };
+            const entry: { discontinuity: boolean; gap: boolean; bytes: number; status: number; duration: number; error?: string } = { discontinuity: s.discontinuity, gap: s.gap ?? false, bytes: 0, status: 0, duration: s.duration ?? 0 };
             this.segments.set(s.msn, entry);
             if (entry.gap) continue;
-            const seg = await fetch(new URL(s.uri, this.url), { signal: AbortSignal.timeout(10_000) });
-            entry.status = seg.status;
-            entry.bytes = (await seg.arrayBuffer()).byteLength;
+            const started = Date.now();
+            try {
+              const seg = await fetch(new URL(s.uri, this.url), { signal: AbortSignal.timeout(10_000) });
+              entry.status = seg.status;
+              entry.bytes = (await seg.arrayBuffer()).byteLength;
+            } catch (err) {
+              // Kept for the failure message: what went wrong, and after how long.
+              entry.error = `${(err as Error).message} (cause ${String((err as { cause?: unknown }).cause ?? "none")}) after ${Date.now() - started} ms`;
+              throw err;
+            }
           }
           if (p.endList) this.endList = true;
         } else {
