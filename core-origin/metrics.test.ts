@@ -5,7 +5,7 @@ import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createOrigin } from "./app.ts";
 import { LocalDirStorage } from "./store/storage-driver.ts";
-import { metricValue, NODE_SECRET, Pusher, SINGLE, startOrigin, turns, type TestOrigin } from "./test-support.ts";
+import { metricValue, NODE_SECRET, Pusher, SINGLE, startOrigin, turns, type TestOrigin } from "../test/support/origin-harness.ts";
 
 let t: TestOrigin;
 let p: Pusher;

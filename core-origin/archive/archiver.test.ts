@@ -14,7 +14,7 @@ import { ARCHIVE_HEADERS as AH, originArchivePath, type ArchiveManifest, type Ar
 import type { StreamManifest } from "../../shared/push-protocol.ts";
 import { signNodeToken, verifyNodeToken } from "../../shared/tokens.ts";
 import { createOrigin, type Origin } from "../app.ts";
-import { asBody, initSegment, MANIFEST, metricValue, NODE_SECRET, partBytes, PARTS, PDT0, Pusher, TD, type TestOrigin } from "../test-support.ts";
+import { asBody, initSegment, MANIFEST, metricValue, NODE_SECRET, partBytes, PARTS, PDT0, Pusher, TD, type TestOrigin } from "../../test/support/origin-harness.ts";
 
 const REC = "rec0000000a1";
 const recorded = (mode: "record" | "dvr" = "record", id = REC): StreamManifest => ({ ...MANIFEST, dvrWindowS: 600, recording: { id, mode } });

@@ -16,7 +16,7 @@ import {
   track,
   turns,
   type TestOrigin,
-} from "../test-support.ts";
+} from "../../test/support/origin-harness.ts";
 
 /** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md. TD 2 s, PART-TARGET 0.5 s, 4 parts a segment. */
 

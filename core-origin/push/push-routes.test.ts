@@ -21,7 +21,7 @@ import {
   startOrigin,
   TD,
   type TestOrigin,
-} from "../test-support.ts";
+} from "../../test/support/origin-harness.ts";
 
 /** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md; the push protocol is shared/push-protocol.ts. */
 

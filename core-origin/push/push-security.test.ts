@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PUSH_HEADERS as H, PUSH_LIMITS, PUSH_PREFIX, pushPaths } from "../../shared/push-protocol.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
-import { asBody, fragment, initSegment, MANIFEST, Pusher, startOrigin, type TestOrigin } from "../test-support.ts";
+import { asBody, fragment, initSegment, MANIFEST, Pusher, startOrigin, type TestOrigin } from "../../test/support/origin-harness.ts";
 
 let t: TestOrigin;
 let p: Pusher;

@@ -5,7 +5,7 @@ import { PUSH_LIMITS, PUSH_PREFIX, pushPaths } from "../../shared/push-protocol.
 import { JpegSplitter } from "../../shared/thumbnail.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
 import { createOrigin } from "../app.ts";
-import { asBody, bytesOf, listFiles, metricValue, NODE_SECRET, Pusher, readJson, SINGLE, startOrigin, type TestOrigin } from "../test-support.ts";
+import { asBody, bytesOf, listFiles, metricValue, NODE_SECRET, Pusher, readJson, SINGLE, startOrigin, type TestOrigin } from "../../test/support/origin-harness.ts";
 
 /** Two different real JPEGs (320x180) from ffmpeg, as the transcoder's thumbnail output writes them. */
 let jpegs: Uint8Array[];

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { initSegment, Pusher, PARTS, SINGLE, startOrigin, type TestOrigin } from "../test-support.ts";
+import { initSegment, Pusher, PARTS, SINGLE, startOrigin, type TestOrigin } from "../../test/support/origin-harness.ts";
 import { streamStats } from "./stream-stats.ts";
 
 let t: TestOrigin;

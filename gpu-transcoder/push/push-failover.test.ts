@@ -6,7 +6,7 @@
  */
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { initSegment, MANIFEST, partBytes, PARTS, PDT0, PT, startOrigin, TD, type TestOrigin } from "../../core-origin/test-support.ts";
+import { initSegment, MANIFEST, partBytes, PARTS, PDT0, PT, startOrigin, TD, type TestOrigin } from "../../test/support/origin-harness.ts";
 import { PushClient } from "./push-client.ts";
 
 const SINGLE = { ...MANIFEST, renditions: [MANIFEST.renditions[1]!] };

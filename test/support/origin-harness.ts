@@ -8,13 +8,13 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { parseMediaPlaylist, type ParsedMediaPlaylist } from "../shared/hls/index.ts";
-import { box, be, concat, fullBox, topLevel } from "../shared/mp4/ffmpeg-fixtures.test-helper.ts";
-import { parseFragment, parseInitSegment, trackDefaults } from "../shared/mp4/index.ts";
-import { PUSH_HEADERS as H, pushPaths, type StreamManifest } from "../shared/push-protocol.ts";
-import { signNodeToken } from "../shared/tokens.ts";
-import { createOrigin, type Origin } from "./app.ts";
-import { LocalDirStorage } from "./store/storage-driver.ts";
+import { parseMediaPlaylist, type ParsedMediaPlaylist } from "../../shared/hls/index.ts";
+import { box, be, concat, fullBox, topLevel } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
+import { parseFragment, parseInitSegment, trackDefaults } from "../../shared/mp4/index.ts";
+import { PUSH_HEADERS as H, pushPaths, type StreamManifest } from "../../shared/push-protocol.ts";
+import { signNodeToken } from "../../shared/tokens.ts";
+import { createOrigin, type Origin } from "../../core-origin/app.ts";
+import { LocalDirStorage } from "../../core-origin/store/storage-driver.ts";
 
 export const NODE_SECRET = "core-origin-unit-test-secret-0123";
 
