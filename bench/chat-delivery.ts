@@ -22,6 +22,7 @@ import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/
 import { envIntList, envNumber, envWords } from "./lib/settings.ts";
 import { findWorker } from "./lib/workerd.ts";
 import { fmt, ratio } from "./lib/stats.ts";
+import { messageWaiter } from "./lib/child-message.ts";
 
 const LABEL = "chat-delivery";
 const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
@@ -78,25 +79,7 @@ const settingsFor = (quick: boolean): Settings => {
 // ---------------------------------------------------------------------------------------------
 // Load-generator processes
 
-const nextMessage = <T extends FromChatClient["type"]>(child: ChildProcess, type: T, timeoutMs: number, onOther?: (m: FromChatClient) => void): Promise<Extract<FromChatClient, { type: T }>> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`chat client sent no ${type} within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (msg: FromChatClient) => {
-      if (msg.type === type) finish(null, msg as Extract<FromChatClient, { type: T }>);
-      else if (msg.type === "failed") finish(new Error(`chat client failed: ${msg.error}`));
-      else onOther?.(msg);
-    };
-    const onExit = (code: number | null) => finish(new Error(`chat client exited (${code}) before ${type}`));
-    const finish = (err: Error | null, msg?: Extract<FromChatClient, { type: T }>) => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (err) reject(err);
-      else resolve(msg!);
-    };
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+const nextMessage = messageWaiter<FromChatClient>("chat client");
 
 class ClientPool {
   readonly children: ChildProcess[];

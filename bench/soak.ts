@@ -34,6 +34,7 @@ import { fmt, median } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
 import { connectWorkerInspector, type HeapUsage, type LiveHeap, type WorkerInspector } from "./lib/worker-inspector.ts";
 import { findWorker, workerdPids } from "./lib/workerd.ts";
+import { messageWaiter } from "./lib/child-message.ts";
 
 const LABEL = "soak";
 const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
@@ -271,24 +272,8 @@ class LogWatch {
 // ---------------------------------------------------------------------------------------------
 // Load-generator children
 
-const nextMessage = <M extends { type: string }, T extends M["type"]>(child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<M, { type: T }>> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`load generator sent no ${type} within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (msg: M) => {
-      if (msg.type === type) finish(null, msg as Extract<M, { type: T }>);
-      else if (msg.type === "failed") finish(new Error(`load generator failed: ${(msg as unknown as { error: string }).error}`));
-    };
-    const onExit = (code: number | null) => finish(new Error(`load generator exited (${code}) before ${type}`));
-    const finish = (err: Error | null, msg?: Extract<M, { type: T }>) => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (err) reject(err);
-      else resolve(msg!);
-    };
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+const viewersMessage = messageWaiter<FromViewers>("load generator");
+const chatMessage = messageWaiter<FromChat>("load generator");
 
 // ---------------------------------------------------------------------------------------------
 // Per-minute figures
@@ -580,7 +565,7 @@ const main = async () => {
         deliveryDeadlineMs: 10_000,
         connectTimeoutMs: 30_000,
       };
-      const ready = nextMessage<FromChat, "ready">(chat, "ready", 300_000);
+      const ready = chatMessage(chat, "ready", 300_000);
       chat.send(start satisfies ToChat);
       const r = await ready;
       log(`chat: ${r.open} of ${s.chatters} chatters in the room (spread over the edges)${sumCounts(r.failures) ? `; failed: ${countsText(r.failures)}` : ""}`);
@@ -598,7 +583,7 @@ const main = async () => {
       const child = forkTs(path.join(ROOT, "bench/lib/soak-player-child.ts"));
       watchExit("viewer load generator", child);
       viewerProcs.push(child);
-      const ready = nextMessage<FromViewers, "ready">(child, "ready", 60_000);
+      const ready = viewersMessage(child, "ready", 60_000);
       const start: ViewersStart = { type: "start", targets, rendition: RENDITION, rampMs: s.rampSeconds * 1000, playlistTimeoutMs: 3 * targetDuration * 1000 + 4000, partTimeoutMs: 5000 };
       child.send(start satisfies ToViewers);
       await ready;
@@ -631,14 +616,14 @@ const main = async () => {
       await sleepUntil(t0 + m * 60_000);
       const reportsP = Promise.all(
         viewerProcs.map((c) => {
-          const p = nextMessage<FromViewers, "report">(c, "report", 30_000);
+          const p = viewersMessage(c, "report", 30_000);
           c.send({ type: "sample" } satisfies ToViewers);
           return p;
         }),
       );
       const chatP = chat
         ? (() => {
-            const p = nextMessage<FromChat, "report">(chat, "report", 30_000);
+            const p = chatMessage(chat, "report", 30_000);
             chat.send({ type: "sample" } satisfies ToChat);
             return p;
           })()
