@@ -21,7 +21,7 @@ import { OUT_DIR, ROOT, TSX_EXEC_ARGV, forkTs, freePort, groupCpuSeconds, readCp
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envIntList, envNumber, envWords } from "./lib/settings.ts";
 import { findWorker } from "./lib/workerd.ts";
-import { fmt, ratio } from "./lib/stats.ts";
+import { countsText, fmt, ratio } from "./lib/stats.ts";
 import { messageWaiter } from "./lib/child-message.ts";
 
 const LABEL = "chat-delivery";
@@ -155,10 +155,7 @@ const mergeCounts = (maps: Array<Record<string, number>>): Record<string, number
   return out;
 };
 
-const countsText = (m: Record<string, number>): string =>
-  Object.entries(m)
-    .map(([k, v]) => `${k} ×${v}`)
-    .join(", ");
+const spacedCounts = (m: Record<string, number>): string => countsText(m, { spaced: true });
 
 // ---------------------------------------------------------------------------------------------
 // Phases
@@ -306,7 +303,7 @@ const deliveryRatio = (r: PhaseResult): number => (r.expected > 0 ? r.deliveries
 
 const problems = (r: PhaseResult): string => {
   const out: string[] = [];
-  if (Object.keys(r.refused).length) out.push(`refused: ${countsText(r.refused)}`);
+  if (Object.keys(r.refused).length) out.push(`refused: ${spacedCounts(r.refused)}`);
   const lost = r.sent - Object.values(r.refused).reduce((a, b) => a + b, 0) - r.deliveredToAny;
   if (lost > 0) out.push(`${lost} messages reached nobody`);
   if (r.deliveredToAll < r.deliveredToAny) out.push(`${r.deliveredToAny - r.deliveredToAll} messages missed some sockets`);
@@ -315,7 +312,7 @@ const problems = (r: PhaseResult): string => {
   if (r.duplicates) out.push(`${r.duplicates} duplicates`);
   if (r.stale) out.push(`${r.stale} late frames of the previous phase`);
   if (r.sendFailures) out.push(`${r.sendFailures} sends failed`);
-  if (Object.keys(r.closed).length) out.push(`sockets closed: ${countsText(r.closed)}`);
+  if (Object.keys(r.closed).length) out.push(`sockets closed: ${spacedCounts(r.closed)}`);
   if (r.orders > 1) out.push(`${r.orders} different delivery orders among ${r.completeSockets} complete sockets`);
   return out.join("; ");
 };

@@ -30,7 +30,7 @@ import { OUT_DIR, ROOT, ffmpegPath, forkTs, freePort, spawnTracked, stopChild, t
 import { readSections, renderResultsFile, renderSection, renderTextTable, type BenchResult, type Figure, type RunContext, type Table } from "./lib/report.ts";
 import { benchOverrides } from "./lib/settings.ts";
 import { histCount, histPercentile, mergeHist, type ChatReport, type ChatStart, type FromChat, type FromViewers, type ToChat, type ToViewers, type ViewerTarget, type ViewersReport, type ViewersStart } from "./lib/soak-protocol.ts";
-import { fmt, median } from "./lib/stats.ts";
+import { countsText, fmt, median } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
 import { connectWorkerInspector, type HeapUsage, type LiveHeap, type WorkerInspector } from "./lib/worker-inspector.ts";
 import { findWorker, workerdPids } from "./lib/workerd.ts";
@@ -308,11 +308,7 @@ const sumCounts = (m: Record<string, number>): number => Object.values(m).reduce
 const mergeCounts = (into: Record<string, number>, from: Record<string, number>, prefix = ""): void => {
   for (const [k, v] of Object.entries(from)) into[prefix + k] = (into[prefix + k] ?? 0) + v;
 };
-const countsText = (m: Record<string, number>): string =>
-  Object.entries(m)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ×${v}`)
-    .join(", ");
+const countsByCount = (m: Record<string, number>): string => countsText(m, { byCount: true, spaced: true });
 
 const chatErrors = (c: ChatReport | null): Record<string, number> => {
   if (!c) return {};
@@ -568,7 +564,7 @@ const main = async () => {
       const ready = chatMessage(chat, "ready", 300_000);
       chat.send(start satisfies ToChat);
       const r = await ready;
-      log(`chat: ${r.open} of ${s.chatters} chatters in the room (spread over the edges)${sumCounts(r.failures) ? `; failed: ${countsText(r.failures)}` : ""}`);
+      log(`chat: ${r.open} of ${s.chatters} chatters in the room (spread over the edges)${sumCounts(r.failures) ? `; failed: ${countsByCount(r.failures)}` : ""}`);
     }
     const perProcess = Array.from({ length: s.loadgens }, (_, p) =>
       edges
@@ -751,9 +747,9 @@ const sec = (ms: number): string => fmt(ms / 1000, 2);
 const progressLine = (m: Minute, s: Settings): string => {
   const errs = minuteErrors(m);
   const detail = [
-    sumCounts(m.viewerErrors) ? `viewers: ${countsText(m.viewerErrors)}` : "",
-    sumCounts(chatErrors(m.chat)) ? `chat: ${countsText(chatErrors(m.chat))}` : "",
-    sumCounts(m.logErrors) ? `log error lines: ${countsText(m.logErrors)}` : "",
+    sumCounts(m.viewerErrors) ? `viewers: ${countsByCount(m.viewerErrors)}` : "",
+    sumCounts(chatErrors(m.chat)) ? `chat: ${countsByCount(chatErrors(m.chat))}` : "",
+    sumCounts(m.logErrors) ? `log error lines: ${countsByCount(m.logErrors)}` : "",
     ...m.exits,
     m.reloads.length ? `Worker reloaded on ${m.reloads.join(", ")} (a file under edge/ changed?)` : "",
   ].filter(Boolean);
@@ -930,7 +926,7 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null, liveHea
   if (totalErrors === 0) verdicts.push("errors: 0");
   else {
     pass = false;
-    verdicts.push(`errors: ${totalErrors} (${warmErrors} in the warm-up) — ${countsText(all)}`);
+    verdicts.push(`errors: ${totalErrors} (${warmErrors} in the warm-up) — ${countsByCount(all)}`);
   }
   if (reloads.length) verdicts.push(`Worker reloads during the soak (wrangler dev rebuilt the Worker: a file under edge/ or wrangler.toml changed; every chat socket of that edge drops): ${reloads.join(", ")}`);
 
