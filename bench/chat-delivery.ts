@@ -9,15 +9,15 @@
  * (`CHAT_COALESCE_MS`) so the default can be chosen from figures.
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, createWriteStream, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../scripts/edge-process.ts";
+import { applyEdgeMigrations, type EdgeProcess } from "../scripts/edge-process.ts";
 import type { ChatConnect, ChatConnected, ChatProgress, ChatRun, ChatRunResult, FromChatClient, ToChatClient } from "./lib/chat-client-child.ts";
 import { HIST_BUCKET_MS } from "./lib/chat-client-child.ts";
 import { monoMs, sleep, sleepUntil } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, startLoggedEdge } from "./lib/edges.ts";
 import { NODE_SECRET } from "./lib/origin-process.ts";
-import { OUT_DIR, ROOT, TSX_EXEC_ARGV, forkTs, freePort, groupCpuSeconds, readCpuSeconds, spawnTracked, stopChild, trackGroup, waitForHttp } from "./lib/proc.ts";
+import { OUT_DIR, ROOT, TSX_EXEC_ARGV, forkTs, freePort, groupCpuSeconds, readCpuSeconds, spawnTracked, stopChild, waitForHttp } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envIntList, envNumber, envWords } from "./lib/settings.ts";
 import { findWorker } from "./lib/workerd.ts";
@@ -394,7 +394,8 @@ interface CascadeEdge extends ChatServer {
 /** One edge (`wrangler dev`), its D1 migrated, with `window` as CHAT_COALESCE_MS (null: the Worker's default). */
 const startCascade = async (stateDir: string, window: number | null, streamId: () => string, tokens: () => string[], via: Settings["via"], log: (line: string) => void): Promise<CascadeEdge> => {
   const port = await freePort();
-  const edge: EdgeProcess = startEdgeProcess({
+  const logFile = path.join(OUT_DIR, `${LABEL}-edge${window === null ? "" : `-window-${window}`}.log`);
+  const edge: EdgeProcess = startLoggedEdge({
     index: 1,
     port,
     originUrl: "http://127.0.0.1:9",
@@ -403,12 +404,7 @@ const startCascade = async (stateDir: string, window: number | null, streamId: (
     root: ROOT,
     secrets: { JWT_SECRET, NODE_SECRET },
     vars: window === null ? {} : { CHAT_COALESCE_MS: String(window) },
-  });
-  trackGroup(edge.child);
-  const logFile = path.join(OUT_DIR, `${LABEL}-edge${window === null ? "" : `-window-${window}`}.log`);
-  const logStream = createWriteStream(logFile);
-  edge.child.stdout!.pipe(logStream);
-  edge.child.stderr!.pipe(logStream);
+  }, logFile);
   let stopping = false;
   let gone: string | null = null;
   edge.child.once("exit", (code, signal) => {

@@ -17,16 +17,16 @@
  * with the default settings) or bench/out/RESULTS.dev.md (any shortened run).
  */
 import type { ChildProcess } from "node:child_process";
-import { copyFileSync, cpSync, createWriteStream, existsSync, symlinkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, symlinkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../scripts/edge-process.ts";
+import { applyEdgeMigrations, type EdgeProcess } from "../scripts/edge-process.ts";
 import { monoMs, sleep, sleepUntil } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, startLoggedEdge } from "./lib/edges.ts";
 import { publisherArgs } from "./lib/live-sources.ts";
 import { describeMachine, machineInfo } from "./lib/machine.ts";
 import { NODE_SECRET, startOrigin, type ServerProcess } from "./lib/origin-process.ts";
-import { OUT_DIR, ROOT, ffmpegPath, forkTs, freePort, spawnTracked, stopChild, trackGroup } from "./lib/proc.ts";
+import { OUT_DIR, ROOT, ffmpegPath, forkTs, freePort, spawnTracked, stopChild } from "./lib/proc.ts";
 import { readSections, renderResultsFile, renderSection, renderTextTable, type BenchResult, type Figure, type RunContext, type Table } from "./lib/report.ts";
 import { benchOverrides } from "./lib/settings.ts";
 import { histCount, histPercentile, mergeHist, type ChatReport, type ChatStart, type FromChat, type FromViewers, type ToChat, type ToViewers, type ViewerTarget, type ViewersReport, type ViewersStart } from "./lib/soak-protocol.ts";
@@ -461,7 +461,8 @@ const main = async () => {
     if (s.snapshot) log(`edges run from a copy of edge/, shared/ and wrangler.toml taken now (${path.relative(ROOT, edgeRoot)}): edits to the working tree during the soak do not reload them`);
     await Promise.all(edgePorts.map((_, i) => applyEdgeMigrations({ index: i + 1, stateDir, root: edgeRoot })));
     for (let i = 1; i <= s.edges; i++) {
-      const p = startEdgeProcess({
+      const logFile = path.join(OUT_DIR, `${LABEL}-edge-${i}.log`);
+      const p = startLoggedEdge({
         index: i,
         port: edgePorts[i - 1]!,
         originUrl: origin.url,
@@ -470,12 +471,7 @@ const main = async () => {
         root: edgeRoot,
         secrets: { JWT_SECRET, NODE_SECRET },
         vars: { EDGE_URLS: edgeUrls.join(","), SAGA_WARMUP_TIMEOUT_S: "60", ...(i > 1 ? { CONTROL_PLANE_URL: edge1 } : {}) },
-      });
-      trackGroup(p.child);
-      const logFile = path.join(OUT_DIR, `${LABEL}-${p.name}.log`);
-      const stream = createWriteStream(logFile);
-      p.child.stdout!.pipe(stream);
-      p.child.stderr!.pipe(stream);
+      }, logFile);
       watchExit(p.name, p.child, logFile);
       edges.push({ p, port: edgePorts[i - 1]!, logFile, wsPort: edgePorts[i - 1]!, workerPid: 0, heap: null });
     }
