@@ -13,11 +13,11 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createOrigin, type Origin } from "../../core-origin/app.ts";
-import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
-import { parseLadderSpec } from "../../shared/ladder.ts";
-import { exited, NODE_SECRET, publish, waitFor } from "../live-path/harness.ts";
-import { EDGE_ADMIN_TOKEN, freePort } from "./stack.ts";
+import type { TranscoderNode } from "../../gpu-transcoder/node.ts";
+import { applyEdgeMigrations, type EdgeProcess } from "../../scripts/edge-process.ts";
+import { NODE_SECRET, publish, waitFor } from "../live-path/harness.ts";
+import { freePort } from "./stack.ts";
+import { edgeApi, startControlledNode, startSagaEdge, stopPublisher } from "../support/saga-stack.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-saga-e2e-0123456789";
@@ -30,14 +30,7 @@ let storageDir: string;
 let publisher: ChildProcess | null = null;
 let rtmpUrl = "";
 
-const api = async <T = Record<string, unknown>>(method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> => {
-  const res = await fetch(`${edge.url}${p}`, {
-    method,
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as T };
-};
+const api = edgeApi(() => edge.url);
 
 beforeAll(async () => {
   stateDir = mkdtempSync(path.join(tmpdir(), "cascade-saga-"));
@@ -47,48 +40,15 @@ beforeAll(async () => {
   const { port: originPort } = await origin.listen();
   const edgePort = await freePort();
   await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
-  edge = startEdgeProcess({
-    index: 1,
-    port: edgePort,
-    originUrl: `http://127.0.0.1:${originPort}`,
-    adminToken: EDGE_ADMIN_TOKEN,
-    stateDir,
-    root: ROOT,
-    secrets: { JWT_SECRET, NODE_SECRET },
-    vars: { EDGE_URLS: `http://127.0.0.1:${edgePort}`, SAGA_MONITOR_INTERVAL_S: "2", SAGA_WARMUP_TIMEOUT_S: "60" },
-  });
+  edge = startSagaEdge({ port: edgePort, originUrl: `http://127.0.0.1:${originPort}`, stateDir, jwtSecret: JWT_SECRET });
   await edge.ready(90_000);
-  node = await createTranscoderNode({
-    nodeId: "saga-node",
-    rtmpHost: "127.0.0.1",
-    rtmpPort: 0,
-    controlHost: "127.0.0.1",
-    controlPort: 0,
-    origins: [`http://127.0.0.1:${originPort}`],
-    nodeSecret: NODE_SECRET,
-    streamKeys: null,
-    streamKeysFile: null,
-    controlPlaneUrl: edge.url,
-    slots: 2,
-    ladder: parseLadderSpec("180p:320x180@30:400:main"),
-    partTarget: 0.5,
-    segmentDuration: 2,
-    graceMs: 5_000,
-    minSpeed: 0,
-    slowPeriodMs: 600_000,
-    logger,
-  });
-  const { rtmpPort } = await node.listen();
-  rtmpUrl = `rtmp://127.0.0.1:${rtmpPort}/live`;
+  ({ node, rtmpUrl } = await startControlledNode({ nodeId: "saga-node", origins: [`http://127.0.0.1:${originPort}`], controlPlaneUrl: edge.url }));
   // The node registers with the control plane on its first heartbeat, right after listen().
   await new Promise((r) => setTimeout(r, 2_000));
 }, 180_000);
 
 afterAll(async () => {
-  if (publisher && publisher.exitCode === null) {
-    publisher.kill("SIGTERM");
-    await exited(publisher);
-  }
+  await stopPublisher(publisher);
   await node?.close();
   await edge?.stop();
   await origin?.close();

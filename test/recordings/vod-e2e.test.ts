@@ -13,12 +13,12 @@ import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOrigin, type Origin } from "../../core-origin/app.ts";
-import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
+import type { TranscoderNode } from "../../gpu-transcoder/node.ts";
+import { applyEdgeMigrations, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/parse.ts";
-import { parseLadderSpec } from "../../shared/ladder.ts";
-import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
-import { exited, NODE_SECRET, publish, sleep, waitFor } from "../live-path/harness.ts";
+import { freePort } from "../edge/stack.ts";
+import { NODE_SECRET, publish, sleep, waitFor } from "../live-path/harness.ts";
+import { edgeApi, startControlledNode, startSagaEdge, stopPublisher } from "../support/saga-stack.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-vod-e2e-0123456789";
@@ -34,14 +34,7 @@ let originUrl = "";
 let publisher: ChildProcess | null = null;
 let rtmpUrl = "";
 
-const api = async <T = Record<string, unknown>>(method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> => {
-  const res = await fetch(`${edge.url}${p}`, {
-    method,
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as T };
-};
+const api = edgeApi(() => edge.url);
 
 const run = (cmd: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
   new Promise((resolve) => {
@@ -66,48 +59,15 @@ beforeAll(async () => {
   const { port: originPort } = await origin.listen();
   originUrl = `http://127.0.0.1:${originPort}`;
   await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
-  edge = startEdgeProcess({
-    index: 1,
-    port: edgePort,
-    originUrl,
-    adminToken: EDGE_ADMIN_TOKEN,
-    stateDir,
-    root: ROOT,
-    secrets: { JWT_SECRET, NODE_SECRET },
-    vars: { EDGE_URLS: `http://127.0.0.1:${edgePort}`, SAGA_MONITOR_INTERVAL_S: "2", SAGA_WARMUP_TIMEOUT_S: "60", RECORDING_ARCHIVE_WAIT_S: "60" },
-  });
+  edge = startSagaEdge({ port: edgePort, originUrl, stateDir, jwtSecret: JWT_SECRET, vars: { RECORDING_ARCHIVE_WAIT_S: "60" } });
   await edge.ready(90_000);
-  node = await createTranscoderNode({
-    nodeId: "vod-node",
-    rtmpHost: "127.0.0.1",
-    rtmpPort: 0,
-    controlHost: "127.0.0.1",
-    controlPort: 0,
-    origins: [originUrl],
-    nodeSecret: NODE_SECRET,
-    streamKeys: null,
-    streamKeysFile: null,
-    controlPlaneUrl: edge.url,
-    slots: 2,
-    ladder: parseLadderSpec("180p:320x180@30:400:main"),
-    partTarget: 0.5,
-    segmentDuration: SEGMENT_S,
-    graceMs: 5_000,
-    minSpeed: 0,
-    slowPeriodMs: 600_000,
-    logger,
-  });
-  const { rtmpPort } = await node.listen();
-  rtmpUrl = `rtmp://127.0.0.1:${rtmpPort}/live`;
+  ({ node, rtmpUrl } = await startControlledNode({ nodeId: "vod-node", origins: [originUrl], controlPlaneUrl: edge.url, segmentDuration: SEGMENT_S }));
   // The node registers with the control plane on its first heartbeat, right after listen().
   await sleep(2_000);
 }, 180_000);
 
 afterAll(async () => {
-  if (publisher && publisher.exitCode === null) {
-    publisher.kill("SIGTERM");
-    await exited(publisher);
-  }
+  await stopPublisher(publisher);
   await node?.close();
   await edge?.stop();
   await origin?.close();
