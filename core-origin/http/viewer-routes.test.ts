@@ -1,36 +1,17 @@
 import { gunzipSync } from "node:zlib";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/index.ts";
 import { concat } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
-import {
-  bytesOf,
-  metricValue,
-  partBytes,
-  PARTS,
-  PT,
-  Pusher,
-  readJson,
-  SINGLE,
-  startOrigin,
-  TD,
-  track,
-  turns,
-  type TestOrigin,
-} from "../../test/support/origin-harness.ts";
+import { bytesOf, metricValue, partBytes, PARTS, PT, Pusher, readJson, SINGLE, startOrigin, TD, track, turns, type TestOrigin, originPerTest } from "../../test/support/origin-harness.ts";
 
 /** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md. TD 2 s, PART-TARGET 0.5 s, 4 parts a segment. */
 
 let t: TestOrigin;
 let p: Pusher;
 
-beforeEach(async () => {
-  t = await startOrigin();
-  p = new Pusher(t, "demo");
-  await p.announce();
-});
-afterEach(async () => {
+originPerTest("demo", {}, (o, pusher) => ((t = o), (p = pusher)));
+afterEach(() => {
   vi.useRealTimers();
-  await t.close();
 });
 
 const url = (rendition: string, query = "") => `/live/demo/${rendition}/index.m3u8${query}`;
