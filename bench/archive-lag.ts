@@ -18,7 +18,7 @@ import { signNodeToken } from "../shared/tokens.ts";
 import { applyEdgeMigrations, type EdgeProcess } from "../scripts/edge-process.ts";
 import { demoPublisherArgs } from "../scripts/demo-publisher.ts";
 import { sleep } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN, startLoggedEdge } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, startSagaEdge } from "./lib/edges.ts";
 import { NODE_SECRET, startOrigin, type ServerProcess } from "./lib/origin-process.ts";
 import { OUT_DIR, ROOT, ffmpegPath, freePort, spawnTracked, stopChild } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
@@ -27,7 +27,6 @@ import { fmt, ratio, summarize } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
 
 const LABEL = "archive-lag";
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 
 export interface RecordedStreamOptions {
   /** Label for logs and state directories under bench/out. */
@@ -80,16 +79,7 @@ export const withRecordedStream = async <T>(o: RecordedStreamOptions, use: (r: R
     const edgeUrl = `http://127.0.0.1:${edgePort}`;
     origin = await startOrigin(`${o.label}-origin`, { CASCADE_ARCHIVE_URL: edgeUrl });
     await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
-    edge = startLoggedEdge({
-      index: 1,
-      port: edgePort,
-      originUrl: origin.url,
-      adminToken: EDGE_ADMIN_TOKEN,
-      stateDir,
-      root: ROOT,
-      secrets: { JWT_SECRET, NODE_SECRET },
-      vars: { EDGE_URLS: edgeUrl, SAGA_WARMUP_TIMEOUT_S: "60" },
-    }, edgeLog);
+    edge = startSagaEdge({ port: edgePort, originUrl: origin.url, stateDir }, edgeLog);
     o.log(`origin ${origin.url} archiving to the edge at ${edgeUrl} (wrangler dev / workerd)`);
     await edge.ready(120_000);
     transcoder = await startTranscoder({

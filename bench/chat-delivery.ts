@@ -15,7 +15,7 @@ import { applyEdgeMigrations, type EdgeProcess } from "../scripts/edge-process.t
 import type { ChatConnect, ChatConnected, ChatProgress, ChatRun, ChatRunResult, FromChatClient, ToChatClient } from "./lib/chat-client-child.ts";
 import { HIST_BUCKET_MS } from "./lib/chat-client-child.ts";
 import { monoMs, sleep, sleepUntil } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN, startLoggedEdge } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, startLoggedEdge, JWT_SECRET } from "./lib/edges.ts";
 import { NODE_SECRET } from "./lib/origin-process.ts";
 import { OUT_DIR, ROOT, TSX_EXEC_ARGV, forkTs, freePort, groupCpuSeconds, readCpuSeconds, spawnTracked, stopChild, waitForHttp } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
@@ -25,7 +25,6 @@ import { countsText, fmt, ratio } from "./lib/stats.ts";
 import { messageWaiter } from "./lib/child-message.ts";
 
 const LABEL = "chat-delivery";
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 const PASSWORD = "bench chat writer password";
 /** The room's rate limit is 20 messages per 30 s per user: a writer sends at most one message per this many ms (15 per 30 s). */
 const WRITER_INTERVAL_MS = 2000;

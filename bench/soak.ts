@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { applyEdgeMigrations, type EdgeProcess } from "../scripts/edge-process.ts";
 import { monoMs, sleep, sleepUntil } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN, startLoggedEdge } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, startLoggedEdge, JWT_SECRET } from "./lib/edges.ts";
 import { publisherArgs } from "./lib/live-sources.ts";
 import { describeMachine, machineInfo } from "./lib/machine.ts";
 import { NODE_SECRET, startOrigin, type ServerProcess } from "./lib/origin-process.ts";
@@ -37,7 +37,6 @@ import { findWorker, workerdPids } from "./lib/workerd.ts";
 import { messageWaiter } from "./lib/child-message.ts";
 
 const LABEL = "soak";
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 const PASSWORD = "soak chatter password";
 /** Publisher and the one-rung ladder: small enough that ffmpeg twice (publisher + transcoder) leaves the 2 cores to the servers. */
 const SOURCE = { width: 320, height: 180, fps: 30, videoKbps: 400, gopSeconds: 2 };

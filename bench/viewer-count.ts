@@ -13,14 +13,13 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { applyEdgeMigrations, edgePersistDir, OFFLINE_WRANGLER_ENV, type EdgeProcess } from "../scripts/edge-process.ts";
 import { sleep } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN, startLoggedEdge } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, startLoggedEdge, JWT_SECRET } from "./lib/edges.ts";
 import { OUT_DIR, ROOT, freePort, groupCpuSeconds } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envNumber } from "./lib/settings.ts";
 import { fmt, summarize } from "./lib/stats.ts";
 
 const LABEL = "viewer-count";
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 /** The edge's default (VIEWER_FLUSH_INTERVAL_S unset): what the figures describe. */
 const FLUSH_INTERVAL_S = 5;
 /** Heartbeats in flight at once, at most; a beat due while the cap is reached waits for the next tick. */
