@@ -25,6 +25,7 @@ import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/
 import { envNumber, envString } from "./lib/settings.ts";
 import { fmt, ratio, summarize } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
+import { listArchive } from "../test/support/archive-listing.ts";
 
 const LABEL = "archive-lag";
 
@@ -148,22 +149,7 @@ export const withRecordedStream = async <T>(o: RecordedStreamOptions, use: (r: R
       archive,
       api,
       metrics: async () => (await fetch(`${originUrl}/metrics`)).text(),
-      listing: async () => {
-        const objects: ArchiveListing["objects"] = [];
-        let cursor: string | null = null;
-        let recording: ArchiveListing["recording"] | null = null;
-        do {
-          const res: Response = await fetch(`${edgeUrl}/api/v1/edge/recordings/${recordingId}/objects${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`, {
-            headers: { authorization: `Bearer ${EDGE_ADMIN_TOKEN}` },
-          });
-          if (!res.ok) throw new Error(`listing: ${res.status} ${await res.text()}`);
-          const page = (await res.json()) as ArchiveListing;
-          recording = page.recording;
-          objects.push(...page.objects);
-          cursor = page.cursor;
-        } while (cursor);
-        return { recording: recording!, objects, cursor: null };
-      },
+      listing: () => listArchive(edgeUrl, EDGE_ADMIN_TOKEN, recordingId),
     });
   } finally {
     if (publisher) await stopChild(publisher);

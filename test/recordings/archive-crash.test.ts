@@ -23,6 +23,7 @@ import { signNodeToken } from "../../shared/tokens.ts";
 import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
 import { exited, NODE_SECRET, publish, sleep, waitFor } from "../live-path/harness.ts";
 import { edgeApi, startControlledNode, startSagaEdge, stopPublisher } from "../support/saga-stack.ts";
+import { listArchive } from "../support/archive-listing.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-recordings-e2e-0123456789";
@@ -159,20 +160,7 @@ const archiveStatus = async (streamId: string): Promise<ArchiveStatus> => {
   return (await res.json()) as ArchiveStatus;
 };
 
-const listR2 = async (recordingId: string): Promise<ArchiveListing> => {
-  const all: ArchiveListing["objects"] = [];
-  let cursor: string | null = null;
-  let recording: ArchiveListing["recording"] | null = null;
-  do {
-    const res: Response = await fetch(`${edge.url}/api/v1/edge/recordings/${recordingId}/objects${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`, { headers: { authorization: `Bearer ${EDGE_ADMIN_TOKEN}` } });
-    if (!res.ok) throw new Error(`listing: ${res.status} ${await res.text()}`);
-    const page = (await res.json()) as ArchiveListing;
-    recording = page.recording;
-    all.push(...page.objects);
-    cursor = page.cursor;
-  } while (cursor);
-  return { recording: recording!, objects: all, cursor: null };
-};
+const listR2 = (recordingId: string): Promise<ArchiveListing> => listArchive(edge.url, EDGE_ADMIN_TOKEN, recordingId);
 
 const metric = async (name: string): Promise<number> => {
   const text = await (await fetch(`http://127.0.0.1:${originPort}/metrics`)).text();
