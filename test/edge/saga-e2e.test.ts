@@ -6,54 +6,25 @@
  * follower has the in-app notification (the Queue consumer runs inside `wrangler dev`); stop → `ended`.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createOrigin, type Origin } from "../../core-origin/app.ts";
-import type { TranscoderNode } from "../../gpu-transcoder/node.ts";
-import { applyEdgeMigrations, type EdgeProcess } from "../../scripts/edge-process.ts";
-import { NODE_SECRET, publish, waitFor } from "../live-path/harness.ts";
-import { freePort } from "./stack.ts";
-import { edgeApi, startControlledNode, startSagaEdge, stopPublisher } from "../support/saga-stack.ts";
+import { publish, waitFor } from "../live-path/harness.ts";
+import { edgeApi, startSagaStack, stopPublisher, type SagaStack } from "../support/saga-stack.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-saga-e2e-0123456789";
 
-let origin: Origin;
-let node: TranscoderNode;
-let edge: EdgeProcess;
-let stateDir: string;
-let storageDir: string;
+let stack: SagaStack;
 let publisher: ChildProcess | null = null;
-let rtmpUrl = "";
 
-const api = edgeApi(() => edge.url);
+const api = edgeApi(() => stack.edge.url);
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), "cascade-saga-"));
-  storageDir = mkdtempSync(path.join(tmpdir(), "cascade-saga-origin-"));
-  const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? "silent" });
-  origin = createOrigin({ host: "127.0.0.1", port: 0, nodeSecret: NODE_SECRET, storageDir, memorySegments: 8, playlistSegments: 15, logger });
-  const { port: originPort } = await origin.listen();
-  const edgePort = await freePort();
-  await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
-  edge = startSagaEdge({ port: edgePort, originUrl: `http://127.0.0.1:${originPort}`, stateDir, jwtSecret: JWT_SECRET });
-  await edge.ready(90_000);
-  ({ node, rtmpUrl } = await startControlledNode({ nodeId: "saga-node", origins: [`http://127.0.0.1:${originPort}`], controlPlaneUrl: edge.url }));
-  // The node registers with the control plane on its first heartbeat, right after listen().
-  await new Promise((r) => setTimeout(r, 2_000));
+  stack = await startSagaStack({ name: "saga", jwtSecret: JWT_SECRET });
 }, 180_000);
 
 afterAll(async () => {
   await stopPublisher(publisher);
-  await node?.close();
-  await edge?.stop();
-  await origin?.close();
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  if (storageDir) rmSync(storageDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 describe("go-live saga end to end", () => {
@@ -73,14 +44,14 @@ describe("go-live saga end to end", () => {
     const id = created.body.stream_id;
     // The follower sits in the stream's chat before it goes live (token as subprotocol, as browsers do).
     const chatFrames: Array<Record<string, unknown>> = [];
-    const chat = new WebSocket(`${edge.url.replace(/^http/, "ws")}/api/v1/streams/${id}/chat`, ["cascade-chat", fan.body.token]);
+    const chat = new WebSocket(`${stack.edge.url.replace(/^http/, "ws")}/api/v1/streams/${id}/chat`, ["cascade-chat", fan.body.token]);
     chat.on("message", (data) => {
       const parsed = JSON.parse(String(data)) as Record<string, unknown> | Array<Record<string, unknown>>;
       chatFrames.push(...(Array.isArray(parsed) ? parsed : [parsed]));
     });
     await waitFor("chat welcome", async () => chatFrames.find((f) => f.event === "welcome") ?? null, 10_000);
     expect(chatFrames[0]).toMatchObject({ type: "system", event: "welcome", can_write: true, user: { badges: ["follower"] } });
-    publisher = publish(rtmpUrl, created.body.stream_key);
+    publisher = publish(stack.rtmpUrl, created.body.stream_key);
     const live = await waitFor(
       "status live",
       async () => {
@@ -99,7 +70,7 @@ describe("go-live saga end to end", () => {
     expect(found.body.streams[0]).toMatchObject({ status: "live", user: { username } });
     // The directory page (D1) lists it, and finds it with its search box.
     for (const page of ["/", `/?q=${word}`]) {
-      const html = await (await fetch(`${edge.url}${page}`)).text();
+      const html = await (await fetch(`${stack.edge.url}${page}`)).text();
       expect(html, page).toContain(`<a href="/watch/${id}"><span class="badge">LIVE</span><span class="entry"><span class="title">Saga end to end ${word}</span><span class="by">${username} · Gaming</span>`);
     }
     // The go_live fan-out: NOTIFY_QUEUE → this Worker's queue consumer → an in-app notification.
@@ -129,6 +100,6 @@ describe("go-live saga end to end", () => {
     const events = await api<{ events: Array<{ event_type: string }> }>("GET", `/api/v1/streams/${id}/events`, undefined, token);
     expect(events.body.events.map((e) => e.event_type)).toEqual(expect.arrayContaining(["stream_started", "stream_ended"]));
     // The node ended the pipeline.
-    await waitFor("the pipeline ended", async () => !node.pipelines.has(id) || node.pipelines.get(id)!.state === "ended", 20_000);
+    await waitFor("the pipeline ended", async () => !stack.node.pipelines.has(id) || stack.node.pipelines.get(id)!.state === "ended", 20_000);
   }, 240_000);
 });

@@ -7,34 +7,19 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOrigin, type Origin } from "../../core-origin/app.ts";
-import type { TranscoderNode } from "../../gpu-transcoder/node.ts";
-import { applyEdgeMigrations, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/parse.ts";
-import { freePort } from "../edge/stack.ts";
-import { NODE_SECRET, publish, sleep, waitFor } from "../live-path/harness.ts";
-import { edgeApi, startControlledNode, startSagaEdge, stopPublisher } from "../support/saga-stack.ts";
+import { publish, sleep, waitFor } from "../live-path/harness.ts";
+import { edgeApi, startSagaStack, stopPublisher, type SagaStack } from "../support/saga-stack.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-vod-e2e-0123456789";
 const SEGMENT_S = 2;
 const PUBLISH_S = 12;
 
-let origin: Origin;
-let node: TranscoderNode;
-let edge: EdgeProcess;
-let stateDir: string;
-let storageDir: string;
-let originUrl = "";
+let stack: SagaStack;
 let publisher: ChildProcess | null = null;
-let rtmpUrl = "";
 
-const api = edgeApi(() => edge.url);
+const api = edgeApi(() => stack.edge.url);
 
 const run = (cmd: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
   new Promise((resolve) => {
@@ -50,29 +35,12 @@ const run = (cmd: string, args: string[]): Promise<{ code: number | null; out: s
 const playlistSeconds = (text: string): number => parseMediaPlaylist(text).segments.reduce((a, s) => a + (s.duration ?? 0), 0);
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), "cascade-vod-"));
-  storageDir = mkdtempSync(path.join(tmpdir(), "cascade-vod-origin-"));
-  const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? "silent" });
-  const edgePort = await freePort();
-  // The origin archives recordings to the edge, which writes them into its (miniflare) R2.
-  origin = createOrigin({ host: "127.0.0.1", port: 0, nodeSecret: NODE_SECRET, storageDir, memorySegments: 8, playlistSegments: 15, archiveUrl: `http://127.0.0.1:${edgePort}`, logger });
-  const { port: originPort } = await origin.listen();
-  originUrl = `http://127.0.0.1:${originPort}`;
-  await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
-  edge = startSagaEdge({ port: edgePort, originUrl, stateDir, jwtSecret: JWT_SECRET, vars: { RECORDING_ARCHIVE_WAIT_S: "60" } });
-  await edge.ready(90_000);
-  ({ node, rtmpUrl } = await startControlledNode({ nodeId: "vod-node", origins: [originUrl], controlPlaneUrl: edge.url, segmentDuration: SEGMENT_S }));
-  // The node registers with the control plane on its first heartbeat, right after listen().
-  await sleep(2_000);
+  stack = await startSagaStack({ name: "vod", jwtSecret: JWT_SECRET, archive: true, edgeVars: { RECORDING_ARCHIVE_WAIT_S: "60" }, segmentDuration: SEGMENT_S });
 }, 180_000);
 
 afterAll(async () => {
   await stopPublisher(publisher);
-  await node?.close();
-  await edge?.stop();
-  await origin?.close();
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  if (storageDir) rmSync(storageDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 describe("recording → VOD end to end", () => {
@@ -84,7 +52,7 @@ describe("recording → VOD end to end", () => {
     const created = await api<{ stream_id: string; stream_key: string }>("POST", "/api/v1/streams", { title: "VOD end to end", enable_recording: true }, token);
     expect(created.status).toBe(201);
     const id = created.body.stream_id;
-    publisher = publish(rtmpUrl, created.body.stream_key);
+    publisher = publish(stack.rtmpUrl, created.body.stream_key);
     await waitFor("status live", async () => (await api<{ status: string }>("GET", `/api/v1/streams/${id}`)).body.status === "live", 90_000);
     // The owner sees the recording being made; the public does not yet.
     const during = await api<{ recordings: Array<{ recording_id: string; status: string }> }>("GET", `/api/v1/streams/${id}/recordings`, undefined, token);
@@ -95,12 +63,12 @@ describe("recording → VOD end to end", () => {
 
     expect((await api("POST", `/api/v1/streams/${id}/stop`, undefined, token)).status).toBe(200);
     // The stream's duration: its live media playlist (the DVR window holds all of it) once ENDLIST is there.
-    const master = await (await fetch(`${originUrl}/live/${id}/master.m3u8`)).text();
+    const master = await (await fetch(`${stack.originUrl}/live/${id}/master.m3u8`)).text();
     const variant = parseMultivariantPlaylist(master).variants[0]!.uri;
     const live = await waitFor(
       "ENDLIST at the origin",
       async () => {
-        const text = await (await fetch(`${originUrl}/live/${id}/${variant}`)).text();
+        const text = await (await fetch(`${stack.originUrl}/live/${id}/${variant}`)).text();
         return text.includes("#EXT-X-ENDLIST") ? text : null;
       },
       30_000,
@@ -120,7 +88,7 @@ describe("recording → VOD end to end", () => {
     expect(Math.abs(ready.duration_s - streamSeconds)).toBeLessThanOrEqual(SEGMENT_S);
 
     // ffprobe reads the VOD from the edge: its duration is the stream's within one segment.
-    const vodUrl = `${edge.url}${ready.vod_url}`;
+    const vodUrl = `${stack.edge.url}${ready.vod_url}`;
     const probe = await run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "json", vodUrl]);
     expect(probe.code, probe.err).toBe(0);
     const probed = Number((JSON.parse(probe.out) as { format: { duration: string } }).format.duration);
@@ -142,7 +110,7 @@ describe("recording → VOD end to end", () => {
     expect(ranged.headers.get("content-range")).toMatch(/^bytes 0-7\/\d+$/);
     expect(new Uint8Array(await ranged.arrayBuffer()).byteLength).toBe(8);
     // The poster: the stream's last thumbnail.
-    const poster = await fetch(`${edge.url}${ready.poster_url}`);
+    const poster = await fetch(`${stack.edge.url}${ready.poster_url}`);
     expect(poster.status).toBe(200);
     expect(poster.headers.get("content-type")).toBe("image/jpeg");
   }, 300_000);

@@ -4,13 +4,16 @@
  * asks it to authorise publishers, the API client the tests drive it with, and the publisher's end.
  */
 import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
+import { createOrigin, type Origin } from "../../core-origin/app.ts";
 import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
-import { startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
+import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { parseLadderSpec } from "../../shared/ladder.ts";
-import { EDGE_ADMIN_TOKEN } from "../edge/stack.ts";
-import { exited, NODE_SECRET } from "../live-path/harness.ts";
+import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
+import { exited, NODE_SECRET, sleep } from "../live-path/harness.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -75,5 +78,62 @@ export const stopPublisher = async (publisher: ChildProcess | null): Promise<voi
   if (publisher && publisher.exitCode === null) {
     publisher.kill("SIGTERM");
     await exited(publisher);
+  }
+};
+
+export interface SagaStack {
+  origin: Origin;
+  originUrl: string;
+  edge: EdgeProcess;
+  node: TranscoderNode;
+  rtmpUrl: string;
+  /** Stops the node, the edge and the origin and deletes their state (a publisher is the test's to stop first). */
+  close(): Promise<void>;
+}
+
+/**
+ * The real stack in one piece: an origin in this process (archiving to the edge with `archive`),
+ * the saga edge with its D1 migrated, and a node registered with it (its first heartbeat, right
+ * after listen, is given 2 s). `name` names the temp directories and the node (`<name>-node`).
+ */
+export const startSagaStack = async (o: { name: string; jwtSecret: string; archive?: boolean; edgeVars?: Record<string, string>; segmentDuration?: number }): Promise<SagaStack> => {
+  const stateDir = mkdtempSync(path.join(tmpdir(), `cascade-${o.name}-`));
+  const storageDir = mkdtempSync(path.join(tmpdir(), `cascade-${o.name}-origin-`));
+  let origin: Origin | null = null;
+  let edge: EdgeProcess | null = null;
+  let node: TranscoderNode | null = null;
+  const close = async () => {
+    await node?.close();
+    await edge?.stop();
+    await origin?.close();
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(storageDir, { recursive: true, force: true });
+  };
+  try {
+    const edgePort = await freePort();
+    const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? "silent" });
+    origin = createOrigin({
+      host: "127.0.0.1",
+      port: 0,
+      nodeSecret: NODE_SECRET,
+      storageDir,
+      memorySegments: 8,
+      playlistSegments: 15,
+      // The origin archives recordings to the edge, which writes them into its (miniflare) R2.
+      ...(o.archive ? { archiveUrl: `http://127.0.0.1:${edgePort}` } : {}),
+      logger,
+    });
+    const originUrl = `http://127.0.0.1:${(await origin.listen()).port}`;
+    await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
+    edge = startSagaEdge({ port: edgePort, originUrl, stateDir, jwtSecret: o.jwtSecret, ...(o.edgeVars ? { vars: o.edgeVars } : {}) });
+    await edge.ready(90_000);
+    const started = await startControlledNode({ nodeId: `${o.name}-node`, origins: [originUrl], controlPlaneUrl: edge.url, ...(o.segmentDuration ? { segmentDuration: o.segmentDuration } : {}) });
+    node = started.node;
+    // The node registers with the control plane on its first heartbeat, right after listen().
+    await sleep(2_000);
+    return { origin, originUrl, edge, node, rtmpUrl: started.rtmpUrl, close };
+  } catch (err) {
+    await close();
+    throw err;
   }
 };
