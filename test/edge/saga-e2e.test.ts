@@ -5,27 +5,16 @@
  * edge to authorise it, which starts the saga → status `live`; full-text search finds it and a
  * follower has the in-app notification (the Queue consumer runs inside `wrangler dev`); stop → `ended`.
  */
-import type { ChildProcess } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { publish, waitFor } from "../live-path/harness.ts";
-import { edgeApi, startSagaStack, stopPublisher, type SagaStack } from "../support/saga-stack.ts";
+import { waitFor } from "../live-path/harness.ts";
+import { edgeApi, sagaStackForFile } from "../support/saga-stack.ts";
 
 const JWT_SECRET = "jwt-secret-for-the-saga-e2e-0123456789";
 
-let stack: SagaStack;
-let publisher: ChildProcess | null = null;
+const stack = sagaStackForFile({ name: "saga", jwtSecret: JWT_SECRET });
 
 const api = edgeApi(() => stack.edge.url);
-
-beforeAll(async () => {
-  stack = await startSagaStack({ name: "saga", jwtSecret: JWT_SECRET });
-}, 180_000);
-
-afterAll(async () => {
-  await stopPublisher(publisher);
-  await stack?.close();
-});
 
 describe("go-live saga end to end", () => {
   it("sign up, create a stream, publish with its key → live, found by search, follower notified; stop → ended", async () => {
@@ -51,7 +40,7 @@ describe("go-live saga end to end", () => {
     });
     await waitFor("chat welcome", async () => chatFrames.find((f) => f.event === "welcome") ?? null, 10_000);
     expect(chatFrames[0]).toMatchObject({ type: "system", event: "welcome", can_write: true, user: { badges: ["follower"] } });
-    publisher = publish(stack.rtmpUrl, created.body.stream_key);
+    stack.publish(created.body.stream_key);
     const live = await waitFor(
       "status live",
       async () => {

@@ -5,19 +5,17 @@
  * VOD; ffprobe reads `/vod/<recording>/master.m3u8` from the edge and its duration matches the
  * stream's within one segment; ffmpeg decodes it; Range requests work on its segments.
  */
-import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/parse.ts";
-import { publish, sleep, waitFor } from "../live-path/harness.ts";
-import { edgeApi, startSagaStack, stopPublisher, type SagaStack } from "../support/saga-stack.ts";
+import { sleep, waitFor } from "../live-path/harness.ts";
+import { edgeApi, sagaStackForFile } from "../support/saga-stack.ts";
 
 const JWT_SECRET = "jwt-secret-for-the-vod-e2e-0123456789";
 const SEGMENT_S = 2;
 const PUBLISH_S = 12;
 
-let stack: SagaStack;
-let publisher: ChildProcess | null = null;
+const stack = sagaStackForFile({ name: "vod", jwtSecret: JWT_SECRET, archive: true, edgeVars: { RECORDING_ARCHIVE_WAIT_S: "60" }, segmentDuration: SEGMENT_S });
 
 const api = edgeApi(() => stack.edge.url);
 
@@ -34,15 +32,6 @@ const run = (cmd: string, args: string[]): Promise<{ code: number | null; out: s
 /** Seconds of a media playlist (sum of EXTINF). */
 const playlistSeconds = (text: string): number => parseMediaPlaylist(text).segments.reduce((a, s) => a + (s.duration ?? 0), 0);
 
-beforeAll(async () => {
-  stack = await startSagaStack({ name: "vod", jwtSecret: JWT_SECRET, archive: true, edgeVars: { RECORDING_ARCHIVE_WAIT_S: "60" }, segmentDuration: SEGMENT_S });
-}, 180_000);
-
-afterAll(async () => {
-  await stopPublisher(publisher);
-  await stack?.close();
-});
-
 describe("recording → VOD end to end", () => {
   it("a recorded stream, stopped through the API, becomes a VOD at the edge whose duration matches the stream's within one segment", async () => {
     const username = `vod_${Date.now().toString(36)}`;
@@ -52,7 +41,7 @@ describe("recording → VOD end to end", () => {
     const created = await api<{ stream_id: string; stream_key: string }>("POST", "/api/v1/streams", { title: "VOD end to end", enable_recording: true }, token);
     expect(created.status).toBe(201);
     const id = created.body.stream_id;
-    publisher = publish(stack.rtmpUrl, created.body.stream_key);
+    stack.publish(created.body.stream_key);
     await waitFor("status live", async () => (await api<{ status: string }>("GET", `/api/v1/streams/${id}`)).body.status === "live", 90_000);
     // The owner sees the recording being made; the public does not yet.
     const during = await api<{ recordings: Array<{ recording_id: string; status: string }> }>("GET", `/api/v1/streams/${id}/recordings`, undefined, token);

@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { createOrigin, type Origin } from "../../core-origin/app.ts";
 import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
 import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { parseLadderSpec } from "../../shared/ladder.ts";
 import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
-import { exited, NODE_SECRET, sleep } from "../live-path/harness.ts";
+import { exited, NODE_SECRET, publish, sleep } from "../live-path/harness.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -87,7 +88,9 @@ export interface SagaStack {
   edge: EdgeProcess;
   node: TranscoderNode;
   rtmpUrl: string;
-  /** Stops the node, the edge and the origin and deletes their state (a publisher is the test's to stop first). */
+  /** Publishes the demo pattern (320x180) to this node with `streamKey`; close() stops it first. */
+  publish(streamKey: string): ChildProcess;
+  /** Stops the publishers, the node, the edge and the origin, and deletes their state. */
   close(): Promise<void>;
 }
 
@@ -102,7 +105,9 @@ export const startSagaStack = async (o: { name: string; jwtSecret: string; archi
   let origin: Origin | null = null;
   let edge: EdgeProcess | null = null;
   let node: TranscoderNode | null = null;
+  const publishers: ChildProcess[] = [];
   const close = async () => {
+    for (const p of publishers) await stopPublisher(p);
     await node?.close();
     await edge?.stop();
     await origin?.close();
@@ -131,9 +136,47 @@ export const startSagaStack = async (o: { name: string; jwtSecret: string; archi
     node = started.node;
     // The node registers with the control plane on its first heartbeat, right after listen().
     await sleep(2_000);
-    return { origin, originUrl, edge, node, rtmpUrl: started.rtmpUrl, close };
+    const rtmpUrl = started.rtmpUrl;
+    return { origin, originUrl, edge, node, rtmpUrl, publish: (key) => publishers[publishers.push(publish(rtmpUrl, key)) - 1]!, close };
   } catch (err) {
     await close();
     throw err;
   }
+};
+
+/**
+ * startSagaStack around a test file: started before its tests (within 180 s), closed after them.
+ * The returned stack answers once the file's tests run.
+ */
+export const sagaStackForFile = (o: Parameters<typeof startSagaStack>[0]): SagaStack => {
+  let started: SagaStack | null = null;
+  beforeAll(async () => {
+    started = await startSagaStack(o);
+  }, 180_000);
+  afterAll(async () => {
+    await started?.close();
+  });
+  const get = (): SagaStack => {
+    if (!started) throw new Error("the saga stack has not started");
+    return started;
+  };
+  return {
+    get origin() {
+      return get().origin;
+    },
+    get originUrl() {
+      return get().originUrl;
+    },
+    get edge() {
+      return get().edge;
+    },
+    get node() {
+      return get().node;
+    },
+    get rtmpUrl() {
+      return get().rtmpUrl;
+    },
+    publish: (key) => get().publish(key),
+    close: () => get().close(),
+  };
 };
