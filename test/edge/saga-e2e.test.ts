@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { waitFor } from "../live-path/harness.ts";
-import { edgeApi, sagaStackForFile } from "../support/saga-stack.ts";
+import { edgeApi, sagaStackForFile, signUp } from "../support/saga-stack.ts";
 
 const JWT_SECRET = "jwt-secret-for-the-saga-e2e-0123456789";
 
@@ -19,13 +19,10 @@ const api = edgeApi(() => stack.edge.url);
 describe("go-live saga end to end", () => {
   it("sign up, create a stream, publish with its key → live, found by search, follower notified; stop → ended", async () => {
     const username = `saga_${Date.now().toString(36)}`;
-    const signUp = await api<{ token: string }>("POST", "/api/v1/users", { username, password: "correct horse battery" });
-    expect(signUp.status).toBe(201);
-    const token = signUp.body.token;
+    const token = await signUp(api, username);
     // A second user follows the streamer before the go-live.
-    const fan = await api<{ token: string }>("POST", "/api/v1/users", { username: `fan_${Date.now().toString(36)}`, password: "correct horse battery" });
-    expect(fan.status).toBe(201);
-    expect((await api("PUT", `/api/v1/follows/${username}`, undefined, fan.body.token)).status).toBe(201);
+    const fanToken = await signUp(api, `fan_${Date.now().toString(36)}`);
+    expect((await api("PUT", `/api/v1/follows/${username}`, undefined, fanToken)).status).toBe(201);
     // A word only this run's title has, for the search.
     const word = `zephyr${Math.random().toString(36).slice(2, 8).replace(/[^a-z]/g, "q")}`;
     const created = await api<{ stream_id: string; stream_key: string; ingest_urls: { rtmp: string } }>("POST", "/api/v1/streams", { title: `Saga end to end ${word}`, category: "gaming" }, token);
@@ -33,7 +30,7 @@ describe("go-live saga end to end", () => {
     const id = created.body.stream_id;
     // The follower sits in the stream's chat before it goes live (token as subprotocol, as browsers do).
     const chatFrames: Array<Record<string, unknown>> = [];
-    const chat = new WebSocket(`${stack.edge.url.replace(/^http/, "ws")}/api/v1/streams/${id}/chat`, ["cascade-chat", fan.body.token]);
+    const chat = new WebSocket(`${stack.edge.url.replace(/^http/, "ws")}/api/v1/streams/${id}/chat`, ["cascade-chat", fanToken]);
     chat.on("message", (data) => {
       const parsed = JSON.parse(String(data)) as Record<string, unknown> | Array<Record<string, unknown>>;
       chatFrames.push(...(Array.isArray(parsed) ? parsed : [parsed]));
@@ -66,7 +63,7 @@ describe("go-live saga end to end", () => {
     const notified = await waitFor(
       "the follower's notification",
       async () => {
-        const r = await api<{ notifications: Array<{ type: string; stream_id: string; read: boolean }>; unread_count: number }>("GET", "/api/v1/notifications", undefined, fan.body.token);
+        const r = await api<{ notifications: Array<{ type: string; stream_id: string; read: boolean }>; unread_count: number }>("GET", "/api/v1/notifications", undefined, fanToken);
         return r.body.notifications?.find((n) => n.stream_id === id) ? r.body : null;
       },
       30_000,

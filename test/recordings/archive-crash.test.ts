@@ -22,7 +22,7 @@ import { originArchivePath, segmentMetadataFromR2, type ArchiveListing, type Arc
 import { signNodeToken } from "../../shared/tokens.ts";
 import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
 import { exited, NODE_SECRET, publish, sleep, waitFor } from "../live-path/harness.ts";
-import { edgeApi, startControlledNode, startSagaEdge, stopPublisher } from "../support/saga-stack.ts";
+import { edgeApi, signUp, startControlledNode, startSagaEdge, stopPublisher } from "../support/saga-stack.ts";
 import { listArchive } from "../support/archive-listing.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -171,9 +171,8 @@ const metric = async (name: string): Promise<number> => {
 describe("recording: archive to R2 survives an origin crash", () => {
   it("kill -9 of core-origin mid-stream loses no segment it had acknowledged", async () => {
     const username = `rec_${Date.now().toString(36)}`;
-    const signUp = await api<{ token: string }>("POST", "/api/v1/users", { username, password: "correct horse battery" });
-    expect(signUp.status).toBe(201);
-    const created = await api<{ stream_id: string; stream_key: string }>("POST", "/api/v1/streams", { title: "Recorded and crashed", enable_recording: true }, signUp.body.token);
+    const token = await signUp(api, username);
+    const created = await api<{ stream_id: string; stream_key: string }>("POST", "/api/v1/streams", { title: "Recorded and crashed", enable_recording: true }, token);
     expect(created.status).toBe(201);
     const id = created.body.stream_id;
     publisher = publish(rtmpUrl, created.body.stream_key);

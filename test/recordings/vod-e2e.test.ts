@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/parse.ts";
 import { sleep, waitFor } from "../live-path/harness.ts";
-import { edgeApi, sagaStackForFile } from "../support/saga-stack.ts";
+import { edgeApi, sagaStackForFile, signUp } from "../support/saga-stack.ts";
 
 const JWT_SECRET = "jwt-secret-for-the-vod-e2e-0123456789";
 const SEGMENT_S = 2;
@@ -35,9 +35,7 @@ const playlistSeconds = (text: string): number => parseMediaPlaylist(text).segme
 describe("recording → VOD end to end", () => {
   it("a recorded stream, stopped through the API, becomes a VOD at the edge whose duration matches the stream's within one segment", async () => {
     const username = `vod_${Date.now().toString(36)}`;
-    const signUp = await api<{ token: string }>("POST", "/api/v1/users", { username, password: "correct horse battery" });
-    expect(signUp.status).toBe(201);
-    const token = signUp.body.token;
+    const token = await signUp(api, username);
     const created = await api<{ stream_id: string; stream_key: string }>("POST", "/api/v1/streams", { title: "VOD end to end", enable_recording: true }, token);
     expect(created.status).toBe(201);
     const id = created.body.stream_id;

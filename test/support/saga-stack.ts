@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { createOrigin, type Origin } from "../../core-origin/app.ts";
 import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
 import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
@@ -73,6 +73,13 @@ export const edgeApi =
     });
     return { status: res.status, body: (await res.json()) as T };
   };
+
+/** Signs `username` up through the API (expects 201); resolves with the session token. */
+export const signUp = async (api: ApiCall, username: string): Promise<string> => {
+  const res = await api<{ token: string }>("POST", "/api/v1/users", { username, password: "correct horse battery" });
+  expect(res.status).toBe(201);
+  return res.body.token;
+};
 
 /** Ends a publisher still running (SIGTERM) and waits for it to exit. */
 export const stopPublisher = async (publisher: ChildProcess | null): Promise<void> => {
