@@ -10,12 +10,4 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  {
-    // Test-only code lives in test/support/; the services' runtime code never reaches it.
-    files: ["core-origin/**/*.ts", "gpu-transcoder/**/*.ts", "shared/**/*.ts"],
-    ignores: ["**/*.test.ts", "**/*.test-helper.ts"],
-    rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["**/test/support/**"], message: "test/support/ is for tests only" }] }],
-    },
-  },
 );
