@@ -5,11 +5,11 @@
  * VOD; ffprobe reads `/vod/<recording>/master.m3u8` from the edge and its duration matches the
  * stream's within one segment; ffmpeg decodes it; Range requests work on its segments.
  */
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/parse.ts";
 import { sleep, waitFor } from "../live-path/harness.ts";
 import { edgeApi, sagaStackForFile, signUp } from "../support/saga-stack.ts";
+import { runProcess } from "../support/run-process.ts";
 
 const JWT_SECRET = "jwt-secret-for-the-vod-e2e-0123456789";
 const SEGMENT_S = 2;
@@ -19,15 +19,6 @@ const stack = sagaStackForFile({ name: "vod", jwtSecret: JWT_SECRET, archive: tr
 
 const api = edgeApi(() => stack.edge.url);
 
-const run = (cmd: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
-  new Promise((resolve) => {
-    const p = spawn(cmd, args);
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    p.on("close", (code) => resolve({ code, out, err }));
-  });
 
 /** Seconds of a media playlist (sum of EXTINF). */
 const playlistSeconds = (text: string): number => parseMediaPlaylist(text).segments.reduce((a, s) => a + (s.duration ?? 0), 0);
@@ -76,12 +67,12 @@ describe("recording → VOD end to end", () => {
 
     // ffprobe reads the VOD from the edge: its duration is the stream's within one segment.
     const vodUrl = `${stack.edge.url}${ready.vod_url}`;
-    const probe = await run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "json", vodUrl]);
+    const probe = await runProcess("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "json", vodUrl]);
     expect(probe.code, probe.err).toBe(0);
     const probed = Number((JSON.parse(probe.out) as { format: { duration: string } }).format.duration);
     expect(Math.abs(probed - streamSeconds), `ffprobe ${probed} s vs stream ${streamSeconds} s`).toBeLessThanOrEqual(SEGMENT_S);
     // It plays: ffmpeg decodes video and audio to the end without an error.
-    const decode = await run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", vodUrl, "-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"]);
+    const decode = await runProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", vodUrl, "-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"]);
     expect(decode.code, decode.err).toBe(0);
     expect(decode.err.trim()).toBe("");
 
