@@ -11,23 +11,23 @@
  * everything, then hands the running stack to a callback.
  */
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { originArchivePath, type ArchiveListing, type ArchiveStatus } from "../shared/archive-protocol.ts";
 import { signNodeToken } from "../shared/tokens.ts";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../scripts/edge-process.ts";
+import { applyEdgeMigrations, type EdgeProcess } from "../scripts/edge-process.ts";
 import { demoPublisherArgs } from "../scripts/demo-publisher.ts";
 import { sleep } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, startSagaEdge } from "./lib/edges.ts";
 import { NODE_SECRET, startOrigin, type ServerProcess } from "./lib/origin-process.ts";
-import { OUT_DIR, ROOT, ffmpegPath, freePort, spawnTracked, stopChild, trackGroup } from "./lib/proc.ts";
+import { OUT_DIR, ROOT, ffmpegPath, freePort, spawnTracked, stopChild } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envNumber, envString } from "./lib/settings.ts";
 import { fmt, ratio, summarize } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
+import { listArchive } from "../test/support/archive-listing.ts";
 
 const LABEL = "archive-lag";
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 
 export interface RecordedStreamOptions {
   /** Label for logs and state directories under bench/out. */
@@ -80,20 +80,7 @@ export const withRecordedStream = async <T>(o: RecordedStreamOptions, use: (r: R
     const edgeUrl = `http://127.0.0.1:${edgePort}`;
     origin = await startOrigin(`${o.label}-origin`, { CASCADE_ARCHIVE_URL: edgeUrl });
     await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
-    edge = startEdgeProcess({
-      index: 1,
-      port: edgePort,
-      originUrl: origin.url,
-      adminToken: EDGE_ADMIN_TOKEN,
-      stateDir,
-      root: ROOT,
-      secrets: { JWT_SECRET, NODE_SECRET },
-      vars: { EDGE_URLS: edgeUrl, SAGA_WARMUP_TIMEOUT_S: "60" },
-    });
-    trackGroup(edge.child);
-    const logStream = createWriteStream(edgeLog);
-    edge.child.stdout!.pipe(logStream);
-    edge.child.stderr!.pipe(logStream);
+    edge = startSagaEdge({ port: edgePort, originUrl: origin.url, stateDir }, edgeLog);
     o.log(`origin ${origin.url} archiving to the edge at ${edgeUrl} (wrangler dev / workerd)`);
     await edge.ready(120_000);
     transcoder = await startTranscoder({
@@ -162,22 +149,7 @@ export const withRecordedStream = async <T>(o: RecordedStreamOptions, use: (r: R
       archive,
       api,
       metrics: async () => (await fetch(`${originUrl}/metrics`)).text(),
-      listing: async () => {
-        const objects: ArchiveListing["objects"] = [];
-        let cursor: string | null = null;
-        let recording: ArchiveListing["recording"] | null = null;
-        do {
-          const res: Response = await fetch(`${edgeUrl}/api/v1/edge/recordings/${recordingId}/objects${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`, {
-            headers: { authorization: `Bearer ${EDGE_ADMIN_TOKEN}` },
-          });
-          if (!res.ok) throw new Error(`listing: ${res.status} ${await res.text()}`);
-          const page = (await res.json()) as ArchiveListing;
-          recording = page.recording;
-          objects.push(...page.objects);
-          cursor = page.cursor;
-        } while (cursor);
-        return { recording: recording!, objects, cursor: null };
-      },
+      listing: () => listArchive(edgeUrl, EDGE_ADMIN_TOKEN, recordingId),
     });
   } finally {
     if (publisher) await stopChild(publisher);

@@ -9,22 +9,22 @@
  * (`CHAT_COALESCE_MS`) so the default can be chosen from figures.
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, createWriteStream, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../scripts/edge-process.ts";
+import { applyEdgeMigrations, type EdgeProcess } from "../scripts/edge-process.ts";
 import type { ChatConnect, ChatConnected, ChatProgress, ChatRun, ChatRunResult, FromChatClient, ToChatClient } from "./lib/chat-client-child.ts";
 import { HIST_BUCKET_MS } from "./lib/chat-client-child.ts";
 import { monoMs, sleep, sleepUntil } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, startLoggedEdge, JWT_SECRET } from "./lib/edges.ts";
 import { NODE_SECRET } from "./lib/origin-process.ts";
-import { OUT_DIR, ROOT, TSX_EXEC_ARGV, forkTs, freePort, groupCpuSeconds, readCpuSeconds, spawnTracked, stopChild, trackGroup, waitForHttp } from "./lib/proc.ts";
+import { OUT_DIR, ROOT, TSX_EXEC_ARGV, forkTs, freePort, groupCpuSeconds, readCpuSeconds, spawnTracked, stopChild, waitForHttp } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envIntList, envNumber, envWords } from "./lib/settings.ts";
 import { findWorker } from "./lib/workerd.ts";
-import { fmt, ratio } from "./lib/stats.ts";
+import { countsText, fmt, ratio } from "./lib/stats.ts";
+import { messageWaiter } from "./lib/child-message.ts";
 
 const LABEL = "chat-delivery";
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 const PASSWORD = "bench chat writer password";
 /** The room's rate limit is 20 messages per 30 s per user: a writer sends at most one message per this many ms (15 per 30 s). */
 const WRITER_INTERVAL_MS = 2000;
@@ -78,25 +78,7 @@ const settingsFor = (quick: boolean): Settings => {
 // ---------------------------------------------------------------------------------------------
 // Load-generator processes
 
-const nextMessage = <T extends FromChatClient["type"]>(child: ChildProcess, type: T, timeoutMs: number, onOther?: (m: FromChatClient) => void): Promise<Extract<FromChatClient, { type: T }>> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`chat client sent no ${type} within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (msg: FromChatClient) => {
-      if (msg.type === type) finish(null, msg as Extract<FromChatClient, { type: T }>);
-      else if (msg.type === "failed") finish(new Error(`chat client failed: ${msg.error}`));
-      else onOther?.(msg);
-    };
-    const onExit = (code: number | null) => finish(new Error(`chat client exited (${code}) before ${type}`));
-    const finish = (err: Error | null, msg?: Extract<FromChatClient, { type: T }>) => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (err) reject(err);
-      else resolve(msg!);
-    };
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+const nextMessage = messageWaiter<FromChatClient>("chat client");
 
 class ClientPool {
   readonly children: ChildProcess[];
@@ -172,10 +154,7 @@ const mergeCounts = (maps: Array<Record<string, number>>): Record<string, number
   return out;
 };
 
-const countsText = (m: Record<string, number>): string =>
-  Object.entries(m)
-    .map(([k, v]) => `${k} ×${v}`)
-    .join(", ");
+const spacedCounts = (m: Record<string, number>): string => countsText(m, { spaced: true });
 
 // ---------------------------------------------------------------------------------------------
 // Phases
@@ -323,7 +302,7 @@ const deliveryRatio = (r: PhaseResult): number => (r.expected > 0 ? r.deliveries
 
 const problems = (r: PhaseResult): string => {
   const out: string[] = [];
-  if (Object.keys(r.refused).length) out.push(`refused: ${countsText(r.refused)}`);
+  if (Object.keys(r.refused).length) out.push(`refused: ${spacedCounts(r.refused)}`);
   const lost = r.sent - Object.values(r.refused).reduce((a, b) => a + b, 0) - r.deliveredToAny;
   if (lost > 0) out.push(`${lost} messages reached nobody`);
   if (r.deliveredToAll < r.deliveredToAny) out.push(`${r.deliveredToAny - r.deliveredToAll} messages missed some sockets`);
@@ -332,7 +311,7 @@ const problems = (r: PhaseResult): string => {
   if (r.duplicates) out.push(`${r.duplicates} duplicates`);
   if (r.stale) out.push(`${r.stale} late frames of the previous phase`);
   if (r.sendFailures) out.push(`${r.sendFailures} sends failed`);
-  if (Object.keys(r.closed).length) out.push(`sockets closed: ${countsText(r.closed)}`);
+  if (Object.keys(r.closed).length) out.push(`sockets closed: ${spacedCounts(r.closed)}`);
   if (r.orders > 1) out.push(`${r.orders} different delivery orders among ${r.completeSockets} complete sockets`);
   return out.join("; ");
 };
@@ -414,7 +393,8 @@ interface CascadeEdge extends ChatServer {
 /** One edge (`wrangler dev`), its D1 migrated, with `window` as CHAT_COALESCE_MS (null: the Worker's default). */
 const startCascade = async (stateDir: string, window: number | null, streamId: () => string, tokens: () => string[], via: Settings["via"], log: (line: string) => void): Promise<CascadeEdge> => {
   const port = await freePort();
-  const edge: EdgeProcess = startEdgeProcess({
+  const logFile = path.join(OUT_DIR, `${LABEL}-edge${window === null ? "" : `-window-${window}`}.log`);
+  const edge: EdgeProcess = startLoggedEdge({
     index: 1,
     port,
     originUrl: "http://127.0.0.1:9",
@@ -423,12 +403,7 @@ const startCascade = async (stateDir: string, window: number | null, streamId: (
     root: ROOT,
     secrets: { JWT_SECRET, NODE_SECRET },
     vars: window === null ? {} : { CHAT_COALESCE_MS: String(window) },
-  });
-  trackGroup(edge.child);
-  const logFile = path.join(OUT_DIR, `${LABEL}-edge${window === null ? "" : `-window-${window}`}.log`);
-  const logStream = createWriteStream(logFile);
-  edge.child.stdout!.pipe(logStream);
-  edge.child.stderr!.pipe(logStream);
+  }, logFile);
   let stopping = false;
   let gone: string | null = null;
   edge.child.once("exit", (code, signal) => {

@@ -21,7 +21,7 @@ import { playerUrl, writePlayerPage } from "./lib/player-page.ts";
 import { OUT_DIR, ROOT } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envNumber, envNumberList, envString } from "./lib/settings.ts";
-import { fmt, median, percentile, ratio } from "./lib/stats.ts";
+import { countsText, fmt, median, percentile, ratio } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
 
 /**
@@ -306,9 +306,7 @@ const run = async ({ quick, log }: BenchOptions): Promise<BenchResult> => {
       `${p.partTarget} s`,
       `${fmt(p.speeds.length ? Math.min(...p.speeds) : Number.NaN)} / ${fmt(median(p.speeds))}`,
       p.renditions.join(", ") || "–",
-      Object.entries(p.events)
-        .map(([k, v]) => `${k}×${v}`)
-        .join(", ") || "–",
+      countsText(p.events) || "–",
       `${fmt(p.pdtOffsetMs / 1000, 3)} s`,
       `${fmt(p.pdtSpreadMs, 0)} ms`,
       String(p.pdtSegments),

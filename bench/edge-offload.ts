@@ -19,7 +19,7 @@ import { OUT_DIR, groupCpuSeconds, readCpuSeconds } from "./lib/proc.ts";
 import { StreamPusher, partKey } from "./lib/pusher.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envNumber, envWords } from "./lib/settings.ts";
-import { fmt, ratio, summarize, type Summary } from "./lib/stats.ts";
+import { countsText, fmt, ratio, summarize, type Summary } from "./lib/stats.ts";
 
 const STREAM_ID = "offload";
 const EDGES = 3;
@@ -58,11 +58,7 @@ const viewerRequests = async (originUrl: string): Promise<Record<string, number>
 };
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-const errorText = (e: Record<string, number>) =>
-  Object.entries(e)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k}×${v}`)
-    .join(", ") || "none";
+const errorText = (e: Record<string, number>) => countsText(e, { byCount: true }) || "none";
 
 interface Latencies {
   edge: { part: Summary; playlist: Summary };

@@ -10,15 +10,13 @@
  * subrequests); `(idle)` is the isolate waiting.
  */
 import http from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { applyEdgeMigrations, startEdgeProcess } from "../scripts/edge-process.ts";
 import { sleep } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN } from "./lib/edges.ts";
-import { OUT_DIR, ROOT, freePort } from "./lib/proc.ts";
+import { OUT_DIR, ROOT } from "./lib/proc.ts";
 import { connectWorkerInspector, selfTimes } from "./lib/worker-inspector.ts";
 import { findWorker } from "./lib/workerd.ts";
-import { standInOrigin } from "./edge-rss.ts";
+import { edgeOnStandIn } from "./edge-rss.ts";
 
 const PART_MS = 500;
 const PARTS_PER_SEGMENT = 4;
@@ -36,12 +34,7 @@ if (!Number.isInteger(viewers) || viewers < 1 || viewers > 2000 || !Number.isFin
   process.exit(2);
 }
 
-const t0Wall = Date.now();
-const origin = await standInOrigin(t0Wall);
-const stateDir = mkdtempSync(path.join(OUT_DIR, "edge-profile-"));
-const port = await freePort();
-await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
-const edge = startEdgeProcess({ index: 1, port, originUrl: origin.url, adminToken: EDGE_ADMIN_TOKEN, stateDir, root: ROOT });
+const { t0Wall, origin, stateDir, port, edge } = await edgeOnStandIn("edge-profile");
 try {
   await edge.ready(90_000);
   const target = via === "direct" ? (await findWorker(edge.child.pid!, port)).port : port;

@@ -199,13 +199,19 @@ const drive = async (label: string, port: number, pgid: number, s: Settings, url
   return { label, samples, requests, errors, live, liveGrowth, perTenThousand: per((x) => x.rssMiB), workerPerTenThousand: per((x) => x.workerMiB), proxyPerTenThousand: per((x) => x.proxyMiB) };
 };
 
-const cascadeRun = async (s: Settings, log: (line: string) => void): Promise<Run> => {
+/** The stand-in origin (media times from `t0Wall`) and one edge in front of it, D1 migrated, in a fresh state directory. */
+export const edgeOnStandIn = async (label: string) => {
   const t0Wall = Date.now();
   const origin = await standInOrigin(t0Wall);
-  const stateDir = mkdtempSync(path.join(OUT_DIR, "edge-rss-"));
+  const stateDir = mkdtempSync(path.join(OUT_DIR, `${label}-`));
   const port = await freePort();
   await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
   const edge = startEdgeProcess({ index: 1, port, originUrl: origin.url, adminToken: EDGE_ADMIN_TOKEN, stateDir, root: ROOT });
+  return { t0Wall, origin, stateDir, port, edge };
+};
+
+const cascadeRun = async (s: Settings, log: (line: string) => void): Promise<Run> => {
+  const { t0Wall, origin, stateDir, port, edge } = await edgeOnStandIn("edge-rss");
   try {
     await edge.ready(90_000);
     log(`Cascade edge on :${port} (wrangler dev), stand-in origin ${origin.url}; ${s.viewers} viewers for ${s.seconds} s`);

@@ -15,7 +15,7 @@ import { OUT_DIR, ROOT, forkTs, groupCpuSeconds, readCpuSeconds, stopChild } fro
 import { StreamPusher } from "./lib/pusher.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envNumber } from "./lib/settings.ts";
-import { fmt, ratio } from "./lib/stats.ts";
+import { countsText, fmt, ratio } from "./lib/stats.ts";
 import type { FromThroughputChild, ThroughputResult, ThroughputStart } from "./lib/throughput-child.ts";
 
 const STREAM_ID = "throughput";
@@ -70,10 +70,7 @@ const measure = async (
   }
 };
 
-const errorText = (e: Record<string, number>) =>
-  Object.entries(e)
-    .map(([k, v]) => `${k}×${v}`)
-    .join(", ") || "none";
+const errorText = (e: Record<string, number>) => countsText(e) || "none";
 
 const run = async ({ quick, log }: BenchOptions): Promise<BenchResult> => {
   const s = settingsFor(quick);

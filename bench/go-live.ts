@@ -9,22 +9,21 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { hashPassword } from "../edge/accounts/password.ts";
-import { applyEdgeMigrations, edgePersistDir, OFFLINE_WRANGLER_ENV, startEdgeProcess, type EdgeProcess } from "../scripts/edge-process.ts";
+import { applyEdgeMigrations, edgePersistDir, OFFLINE_WRANGLER_ENV, type EdgeProcess } from "../scripts/edge-process.ts";
 import { demoPublisherArgs } from "../scripts/demo-publisher.ts";
 import { sleep } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN } from "./lib/edges.ts";
-import { NODE_SECRET, startOrigin, type ServerProcess } from "./lib/origin-process.ts";
-import { OUT_DIR, ROOT, ffmpegPath, freePort, spawnTracked, stopChild, trackGroup } from "./lib/proc.ts";
+import { startSagaEdge } from "./lib/edges.ts";
+import { startOrigin, type ServerProcess } from "./lib/origin-process.ts";
+import { OUT_DIR, ROOT, ffmpegPath, freePort, spawnTracked, stopChild } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envNumber } from "./lib/settings.ts";
 import { fmt, median } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
 
 const LABEL = "go-live";
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 const STREAMER = "bench_streamer";
 const PASSWORD = "bench streamer password";
 /** The saga's forward steps up to and including the pivot, in order. */
@@ -137,21 +136,7 @@ const run = async ({ quick, log }: BenchOptions): Promise<BenchResult> => {
 
     const port = await freePort();
     const edgeUrl = `http://127.0.0.1:${port}`;
-    edge = startEdgeProcess({
-      index: 1,
-      port,
-      originUrl: origin.url,
-      adminToken: EDGE_ADMIN_TOKEN,
-      stateDir,
-      root: ROOT,
-      secrets: { JWT_SECRET, NODE_SECRET },
-      // As npm start: EDGE_URLS names every edge (here the one), so warmup_cdn prewarms it and probes through it.
-      vars: { EDGE_URLS: edgeUrl, SAGA_WARMUP_TIMEOUT_S: "60" },
-    });
-    trackGroup(edge.child);
-    const logStream = createWriteStream(edgeLog);
-    edge.child.stdout!.pipe(logStream);
-    edge.child.stderr!.pipe(logStream);
+    edge = startSagaEdge({ port, originUrl: origin.url, stateDir }, edgeLog);
     const runningEdge = edge;
     edge.child.once("exit", (code, signal) => {
       if (runningEdge === edge) edgeGone = `edge-1 exited (${code ?? signal}); see ${path.relative(ROOT, edgeLog)}`;

@@ -13,7 +13,7 @@ import { OUT_DIR, readCpuSeconds } from "./lib/proc.ts";
 import { StreamPusher, partKey } from "./lib/pusher.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envIntList, envNumber } from "./lib/settings.ts";
-import { fmt, median, ratio, summarize, type Summary } from "./lib/stats.ts";
+import { countsText, fmt, median, ratio, summarize, type Summary } from "./lib/stats.ts";
 
 const STREAM_ID = "bench";
 type ServerKind = "cascade" | "baseline";
@@ -126,10 +126,7 @@ const runPhase = async (kind: ServerKind, clients: number, media: OriginMedia, s
   }
 };
 
-const errorText = (e: Record<string, number>) =>
-  Object.entries(e)
-    .map(([k, v]) => `${k}×${v}`)
-    .join(", ") || "none";
+const errorText = (e: Record<string, number>) => countsText(e) || "none";
 
 const run = async ({ quick, log }: BenchOptions): Promise<BenchResult> => {
   const s = settingsFor(quick);

@@ -13,7 +13,7 @@ import { OUT_DIR, readRss } from "./lib/proc.ts";
 import { StreamPusher } from "./lib/pusher.ts";
 import type { BenchOptions, BenchResult, Benchmark, Table } from "./lib/report.ts";
 import { envNumber } from "./lib/settings.ts";
-import { fmt, ratio } from "./lib/stats.ts";
+import { countsText, fmt, ratio } from "./lib/stats.ts";
 
 const STREAM_ID = "bench";
 const SAMPLE_EVERY_S = 5;
@@ -135,7 +135,7 @@ const run = async ({ quick, log }: BenchOptions): Promise<BenchResult> => {
     figures,
     tables: [table],
     notes: [
-      `Viewer errors: ${viewerErrors === null ? "not collected" : Object.entries(viewerErrors).map(([k, v]) => `${k}×${v}`).join(", ") || "none"}.`,
+      `Viewer errors: ${viewerErrors === null ? "not collected" : countsText(viewerErrors) || "none"}.`,
       "RSS includes memory V8 has not yet returned to the OS after a collection; the JS heap and external columns show whether live objects grow.",
       "Segments are written to the storage directory (bench/out/store, removed afterwards) as they complete, as in production with the local-directory driver.",
     ],

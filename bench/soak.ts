@@ -17,26 +17,26 @@
  * with the default settings) or bench/out/RESULTS.dev.md (any shortened run).
  */
 import type { ChildProcess } from "node:child_process";
-import { copyFileSync, cpSync, createWriteStream, existsSync, symlinkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, symlinkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../scripts/edge-process.ts";
+import { applyEdgeMigrations, type EdgeProcess } from "../scripts/edge-process.ts";
 import { monoMs, sleep, sleepUntil } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, startLoggedEdge, JWT_SECRET } from "./lib/edges.ts";
 import { publisherArgs } from "./lib/live-sources.ts";
 import { describeMachine, machineInfo } from "./lib/machine.ts";
 import { NODE_SECRET, startOrigin, type ServerProcess } from "./lib/origin-process.ts";
-import { OUT_DIR, ROOT, ffmpegPath, forkTs, freePort, spawnTracked, stopChild, trackGroup } from "./lib/proc.ts";
+import { OUT_DIR, ROOT, ffmpegPath, forkTs, freePort, spawnTracked, stopChild } from "./lib/proc.ts";
 import { readSections, renderResultsFile, renderSection, renderTextTable, type BenchResult, type Figure, type RunContext, type Table } from "./lib/report.ts";
 import { benchOverrides } from "./lib/settings.ts";
 import { histCount, histPercentile, mergeHist, type ChatReport, type ChatStart, type FromChat, type FromViewers, type ToChat, type ToViewers, type ViewerTarget, type ViewersReport, type ViewersStart } from "./lib/soak-protocol.ts";
-import { fmt, median } from "./lib/stats.ts";
+import { countsText, fmt, median } from "./lib/stats.ts";
 import { startTranscoder, type RunningTranscoder } from "./lib/transcoder-process.ts";
 import { connectWorkerInspector, type HeapUsage, type LiveHeap, type WorkerInspector } from "./lib/worker-inspector.ts";
 import { findWorker, workerdPids } from "./lib/workerd.ts";
+import { messageWaiter } from "./lib/child-message.ts";
 
 const LABEL = "soak";
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 const PASSWORD = "soak chatter password";
 /** Publisher and the one-rung ladder: small enough that ffmpeg twice (publisher + transcoder) leaves the 2 cores to the servers. */
 const SOURCE = { width: 320, height: 180, fps: 30, videoKbps: 400, gopSeconds: 2 };
@@ -271,24 +271,8 @@ class LogWatch {
 // ---------------------------------------------------------------------------------------------
 // Load-generator children
 
-const nextMessage = <M extends { type: string }, T extends M["type"]>(child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<M, { type: T }>> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`load generator sent no ${type} within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (msg: M) => {
-      if (msg.type === type) finish(null, msg as Extract<M, { type: T }>);
-      else if (msg.type === "failed") finish(new Error(`load generator failed: ${(msg as unknown as { error: string }).error}`));
-    };
-    const onExit = (code: number | null) => finish(new Error(`load generator exited (${code}) before ${type}`));
-    const finish = (err: Error | null, msg?: Extract<M, { type: T }>) => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (err) reject(err);
-      else resolve(msg!);
-    };
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+const viewersMessage = messageWaiter<FromViewers>("load generator");
+const chatMessage = messageWaiter<FromChat>("load generator");
 
 // ---------------------------------------------------------------------------------------------
 // Per-minute figures
@@ -323,11 +307,7 @@ const sumCounts = (m: Record<string, number>): number => Object.values(m).reduce
 const mergeCounts = (into: Record<string, number>, from: Record<string, number>, prefix = ""): void => {
   for (const [k, v] of Object.entries(from)) into[prefix + k] = (into[prefix + k] ?? 0) + v;
 };
-const countsText = (m: Record<string, number>): string =>
-  Object.entries(m)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ×${v}`)
-    .join(", ");
+const countsByCount = (m: Record<string, number>): string => countsText(m, { byCount: true, spaced: true });
 
 const chatErrors = (c: ChatReport | null): Record<string, number> => {
   if (!c) return {};
@@ -480,7 +460,8 @@ const main = async () => {
     if (s.snapshot) log(`edges run from a copy of edge/, shared/ and wrangler.toml taken now (${path.relative(ROOT, edgeRoot)}): edits to the working tree during the soak do not reload them`);
     await Promise.all(edgePorts.map((_, i) => applyEdgeMigrations({ index: i + 1, stateDir, root: edgeRoot })));
     for (let i = 1; i <= s.edges; i++) {
-      const p = startEdgeProcess({
+      const logFile = path.join(OUT_DIR, `${LABEL}-edge-${i}.log`);
+      const p = startLoggedEdge({
         index: i,
         port: edgePorts[i - 1]!,
         originUrl: origin.url,
@@ -489,12 +470,7 @@ const main = async () => {
         root: edgeRoot,
         secrets: { JWT_SECRET, NODE_SECRET },
         vars: { EDGE_URLS: edgeUrls.join(","), SAGA_WARMUP_TIMEOUT_S: "60", ...(i > 1 ? { CONTROL_PLANE_URL: edge1 } : {}) },
-      });
-      trackGroup(p.child);
-      const logFile = path.join(OUT_DIR, `${LABEL}-${p.name}.log`);
-      const stream = createWriteStream(logFile);
-      p.child.stdout!.pipe(stream);
-      p.child.stderr!.pipe(stream);
+      }, logFile);
       watchExit(p.name, p.child, logFile);
       edges.push({ p, port: edgePorts[i - 1]!, logFile, wsPort: edgePorts[i - 1]!, workerPid: 0, heap: null });
     }
@@ -580,10 +556,10 @@ const main = async () => {
         deliveryDeadlineMs: 10_000,
         connectTimeoutMs: 30_000,
       };
-      const ready = nextMessage<FromChat, "ready">(chat, "ready", 300_000);
+      const ready = chatMessage(chat, "ready", 300_000);
       chat.send(start satisfies ToChat);
       const r = await ready;
-      log(`chat: ${r.open} of ${s.chatters} chatters in the room (spread over the edges)${sumCounts(r.failures) ? `; failed: ${countsText(r.failures)}` : ""}`);
+      log(`chat: ${r.open} of ${s.chatters} chatters in the room (spread over the edges)${sumCounts(r.failures) ? `; failed: ${countsByCount(r.failures)}` : ""}`);
     }
     const perProcess = Array.from({ length: s.loadgens }, (_, p) =>
       edges
@@ -598,7 +574,7 @@ const main = async () => {
       const child = forkTs(path.join(ROOT, "bench/lib/soak-player-child.ts"));
       watchExit("viewer load generator", child);
       viewerProcs.push(child);
-      const ready = nextMessage<FromViewers, "ready">(child, "ready", 60_000);
+      const ready = viewersMessage(child, "ready", 60_000);
       const start: ViewersStart = { type: "start", targets, rendition: RENDITION, rampMs: s.rampSeconds * 1000, playlistTimeoutMs: 3 * targetDuration * 1000 + 4000, partTimeoutMs: 5000 };
       child.send(start satisfies ToViewers);
       await ready;
@@ -631,14 +607,14 @@ const main = async () => {
       await sleepUntil(t0 + m * 60_000);
       const reportsP = Promise.all(
         viewerProcs.map((c) => {
-          const p = nextMessage<FromViewers, "report">(c, "report", 30_000);
+          const p = viewersMessage(c, "report", 30_000);
           c.send({ type: "sample" } satisfies ToViewers);
           return p;
         }),
       );
       const chatP = chat
         ? (() => {
-            const p = nextMessage<FromChat, "report">(chat, "report", 30_000);
+            const p = chatMessage(chat, "report", 30_000);
             chat.send({ type: "sample" } satisfies ToChat);
             return p;
           })()
@@ -766,9 +742,9 @@ const sec = (ms: number): string => fmt(ms / 1000, 2);
 const progressLine = (m: Minute, s: Settings): string => {
   const errs = minuteErrors(m);
   const detail = [
-    sumCounts(m.viewerErrors) ? `viewers: ${countsText(m.viewerErrors)}` : "",
-    sumCounts(chatErrors(m.chat)) ? `chat: ${countsText(chatErrors(m.chat))}` : "",
-    sumCounts(m.logErrors) ? `log error lines: ${countsText(m.logErrors)}` : "",
+    sumCounts(m.viewerErrors) ? `viewers: ${countsByCount(m.viewerErrors)}` : "",
+    sumCounts(chatErrors(m.chat)) ? `chat: ${countsByCount(chatErrors(m.chat))}` : "",
+    sumCounts(m.logErrors) ? `log error lines: ${countsByCount(m.logErrors)}` : "",
     ...m.exits,
     m.reloads.length ? `Worker reloaded on ${m.reloads.join(", ")} (a file under edge/ changed?)` : "",
   ].filter(Boolean);
@@ -945,7 +921,7 @@ const analyse = (minutes: Minute[], s: Settings, failure: string | null, liveHea
   if (totalErrors === 0) verdicts.push("errors: 0");
   else {
     pass = false;
-    verdicts.push(`errors: ${totalErrors} (${warmErrors} in the warm-up) — ${countsText(all)}`);
+    verdicts.push(`errors: ${totalErrors} (${warmErrors} in the warm-up) — ${countsByCount(all)}`);
   }
   if (reloads.length) verdicts.push(`Worker reloads during the soak (wrangler dev rebuilt the Worker: a file under edge/ or wrangler.toml changed; every chat socket of that edge drops): ${reloads.join(", ")}`);
 

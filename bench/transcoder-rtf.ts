@@ -6,7 +6,7 @@
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Writable } from "node:stream";
-import pino, { type Logger } from "pino";
+import pino from "pino";
 import type { StreamEvent } from "../shared/events.ts";
 import { DEFAULT_LADDER, fitLadderToSource } from "../shared/ladder.ts";
 import { binaryJobOptions, buildTranscodeArgs, outputFds, type TranscodeJob } from "../gpu-transcoder/ffmpeg/build-args.ts";
@@ -14,8 +14,8 @@ import { planParts } from "../gpu-transcoder/ffmpeg/part-plan.ts";
 import { probeFfmpeg, type FfmpegCapabilities } from "../gpu-transcoder/ffmpeg/probe.ts";
 import { RtmpPublishSession } from "../gpu-transcoder/ingest/publish-session.ts";
 import type { LadderRun } from "../gpu-transcoder/pipeline/ladder-run.ts";
+import type { PartSink, SinkPart } from "../gpu-transcoder/pipeline/part-sink.ts";
 import { StreamPipeline } from "../gpu-transcoder/pipeline/stream-pipeline.ts";
-import { PushClient } from "../gpu-transcoder/push/push-client.ts";
 import { monoMs } from "./lib/clock.ts";
 import { ensureMedia, mediaFile } from "./lib/fmp4.ts";
 import { readFlvFile, type FlvFile } from "./lib/flv-file.ts";
@@ -100,36 +100,32 @@ const pipelineJob = (caps: FfmpegCapabilities, source: FlvFile): TranscodeJob =>
 };
 
 /** Stands in for the HTTP push: the pipeline's parts end here (counted, then dropped). */
-class DiscardingPushClient extends PushClient {
-  constructor(
-    logger: Logger,
-    private readonly onPart: (rendition: string, duration: number, bytes: number) => void,
-  ) {
-    super({ streamId: "bench", origins: ["http://127.0.0.1:9"], token: "bench.unused", logger });
-  }
-  override setManifest(): Promise<void> {
+class DiscardingPartSink implements PartSink {
+  constructor(private readonly onPart: (rendition: string, duration: number, bytes: number) => void) {}
+  setManifest(): Promise<void> {
     return Promise.resolve();
   }
-  override pushInit(): boolean {
+  pushInit(): boolean {
     return true;
   }
-  override pushPart(rendition: string, p: Parameters<PushClient["pushPart"]>[1]): boolean {
+  pushPart(rendition: string, p: SinkPart): boolean {
     this.onPart(rendition, p.duration, p.bytes.byteLength);
     return true;
   }
-  override pushSegment(): boolean {
+  pushSegment(): boolean {
     return true;
   }
-  override drained(): Promise<void> {
+  pushThumbnail(): void {}
+  drained(): Promise<void> {
     return Promise.resolve();
   }
-  override endRendition(): Promise<void> {
+  endRendition(): Promise<void> {
     return Promise.resolve();
   }
-  override endStream(): Promise<void> {
+  endStream(): Promise<void> {
     return Promise.resolve();
   }
-  override close(): void {}
+  close(): void {}
 }
 
 interface RunResult {
@@ -180,7 +176,7 @@ const runCascade = async (caps: FfmpegCapabilities, source: FlvFile, label: stri
   const videoNames = new Set(fitLadderToSource(DEFAULT_LADDER, source.metadata.width && source.metadata.height ? { width: source.metadata.width, height: source.metadata.height } : null).video.map((r) => r.name));
   const packaged = new Map<string, number>([...videoNames].map((n) => [n, 0]));
   let wake: (() => void) | null = null;
-  const push = new DiscardingPushClient(logger, (rendition, duration) => {
+  const push = new DiscardingPartSink((rendition, duration) => {
     if (packaged.has(rendition)) packaged.set(rendition, packaged.get(rendition)! + duration);
     wake?.();
   });

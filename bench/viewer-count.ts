@@ -9,18 +9,17 @@
  * gives the Durable Object requests; the heartbeats this process sent give the naive figure.
  */
 import { execFile } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { applyEdgeMigrations, edgePersistDir, OFFLINE_WRANGLER_ENV, startEdgeProcess, type EdgeProcess } from "../scripts/edge-process.ts";
+import { applyEdgeMigrations, edgePersistDir, OFFLINE_WRANGLER_ENV, type EdgeProcess } from "../scripts/edge-process.ts";
 import { sleep } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN } from "./lib/edges.ts";
-import { OUT_DIR, ROOT, freePort, groupCpuSeconds, trackGroup } from "./lib/proc.ts";
+import { EDGE_ADMIN_TOKEN, startLoggedEdge, JWT_SECRET } from "./lib/edges.ts";
+import { OUT_DIR, ROOT, freePort, groupCpuSeconds } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envNumber } from "./lib/settings.ts";
 import { fmt, summarize } from "./lib/stats.ts";
 
 const LABEL = "viewer-count";
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 /** The edge's default (VIEWER_FLUSH_INTERVAL_S unset): what the figures describe. */
 const FLUSH_INTERVAL_S = 5;
 /** Heartbeats in flight at once, at most; a beat due while the cap is reached waits for the next tick. */
@@ -98,7 +97,8 @@ const run = async ({ quick, log }: BenchOptions): Promise<BenchResult> => {
     for (let i = 1; i <= s.edges; i++) ports.push(await freePort());
     const edge1 = `http://127.0.0.1:${ports[0]}`;
     for (let i = 1; i <= s.edges; i++) {
-      const p = startEdgeProcess({
+      const logFile = path.join(OUT_DIR, `${LABEL}-edge-${i}.log`);
+      const p = startLoggedEdge({
         index: i,
         port: ports[i - 1]!,
         // Heartbeats never reach the origin; nothing listens there.
@@ -108,13 +108,8 @@ const run = async ({ quick, log }: BenchOptions): Promise<BenchResult> => {
         root: ROOT,
         secrets: { JWT_SECRET },
         vars: i > 1 ? { CONTROL_PLANE_URL: edge1 } : {},
-      });
-      trackGroup(p.child);
+      }, logFile);
       edges.push(p);
-      const logFile = path.join(OUT_DIR, `${LABEL}-${p.name}.log`);
-      const logStream = createWriteStream(logFile);
-      p.child.stdout!.pipe(logStream);
-      p.child.stderr!.pipe(logStream);
       p.child.once("exit", (code, signal) => {
         if (!stopping) gone.push(`${p.name} exited (${code ?? signal}); see ${path.relative(ROOT, logFile)}`);
       });

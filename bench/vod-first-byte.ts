@@ -21,14 +21,13 @@ import { applyEdgeMigrations, edgePersistDir, startEdgeProcess, type EdgeProcess
 import { archiveKey, initFile, segmentFile, segmentMetadataToR2, type ArchiveManifest } from "../shared/archive-protocol.ts";
 import type { ManifestRendition } from "../shared/push-protocol.ts";
 import { sleep } from "./lib/clock.ts";
-import { EDGE_ADMIN_TOKEN } from "./lib/edges.ts";
+import { EDGE_ADMIN_TOKEN, JWT_SECRET } from "./lib/edges.ts";
 import { nginxMissing, startNginx, type RunningNginx } from "./lib/nginx.ts";
 import { OUT_DIR, ROOT, freePort, trackGroup } from "./lib/proc.ts";
 import type { BenchOptions, BenchResult, Benchmark, Figure, Table } from "./lib/report.ts";
 import { envNumber } from "./lib/settings.ts";
 import { fmt, ratio, summarize, type Summary } from "./lib/stats.ts";
 
-const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
 const NODE_SECRET = "cascade-bench-node-secret-0123456789";
 const PASSWORD = "correct horse battery staple";
 const DATABASE_ID = "00000000-0000-4000-8000-000000000000";

@@ -2,22 +2,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createOrigin } from "./app.ts";
 import { LocalDirStorage } from "./store/storage-driver.ts";
-import { metricValue, NODE_SECRET, Pusher, SINGLE, startOrigin, turns, type TestOrigin } from "./test-support.ts";
+import { metricValue, NODE_SECRET, Pusher, SINGLE, turns, type TestOrigin, originPerTest } from "../test/support/origin-harness.ts";
 
 let t: TestOrigin;
 let p: Pusher;
 
-beforeEach(async () => {
-  t = await startOrigin();
-  p = new Pusher(t, "demo", SINGLE);
-  await p.announce();
-});
-afterEach(async () => {
-  await t.close();
-});
+originPerTest("demo", { manifest: SINGLE }, (o, pusher) => ((t = o), (p = pusher)));
 
 const scrape = async (o: { request(p: string): Response | Promise<Response> } = t) => (await o.request("/metrics")).text();
 const series = (text: string, name: string): string[] => text.split("\n").filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));

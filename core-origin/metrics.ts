@@ -12,6 +12,21 @@ export const createOriginMetrics = () => {
   // Per-stream gauges are read from the stream registry at scrape time (set by `watchStreams`).
   let source: (() => Iterable<LiveStream>) | null = null;
   const stats = (): StreamStats[] => (source ? streamStats(source(), Date.now()) : []);
+  /** A gauge per stream, read from the streams at scrape time; streams `value` gives null for are left out. */
+  const perStreamGauge = (name: string, help: string, value: (s: StreamStats) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["stream"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of stats()) {
+          const v = value(s);
+          if (v !== null) this.set({ stream: s.id }, v);
+        }
+      },
+    });
   return {
     registry,
     /** Lets the scrape-time gauges read the origin's streams. */
@@ -138,46 +153,26 @@ export const createOriginMetrics = () => {
         }
       },
     }),
-    partTarget: new Gauge({
-      name: "cascade_origin_part_target_seconds",
-      help: "PART-TARGET of each live stream (alerts compare the live-edge age with it)",
-      labelNames: ["stream"] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of stats()) if (!s.ended) this.set({ stream: s.id }, s.partTargetS);
-      },
-    }),
-    segmentsHeld: new Gauge({
-      name: "cascade_origin_segments_held",
-      help: "Complete segments listed over all renditions of a stream (DVR window included; ended streams until replaced)",
-      labelNames: ["stream"] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of stats()) this.set({ stream: s.id }, s.segmentsHeld);
-      },
-    }),
-    partsHeld: new Gauge({
-      name: "cascade_origin_parts_held",
-      help: "Part records kept over all renditions of a stream (the live window)",
-      labelNames: ["stream"] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of stats()) this.set({ stream: s.id }, s.partsHeld);
-      },
-    }),
-    memoryBytes: new Gauge({
-      name: "cascade_origin_memory_media_bytes",
-      help: "Media bytes a stream holds in memory (init segments and the parts of the newest segments)",
-      labelNames: ["stream"] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of stats()) this.set({ stream: s.id }, s.memoryBytes);
-      },
-    }),
+    partTarget: perStreamGauge(
+      "cascade_origin_part_target_seconds",
+      "PART-TARGET of each live stream (alerts compare the live-edge age with it)",
+      (s) => (s.ended ? null : s.partTargetS),
+    ),
+    segmentsHeld: perStreamGauge(
+      "cascade_origin_segments_held",
+      "Complete segments listed over all renditions of a stream (DVR window included; ended streams until replaced)",
+      (s) => s.segmentsHeld,
+    ),
+    partsHeld: perStreamGauge(
+      "cascade_origin_parts_held",
+      "Part records kept over all renditions of a stream (the live window)",
+      (s) => s.partsHeld,
+    ),
+    memoryBytes: perStreamGauge(
+      "cascade_origin_memory_media_bytes",
+      "Media bytes a stream holds in memory (init segments and the parts of the newest segments)",
+      (s) => s.memoryBytes,
+    ),
   };
 };
 

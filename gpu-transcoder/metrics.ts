@@ -3,18 +3,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 export const createTranscoderMetrics = () => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const gauge = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers: [registry] });
   return {
     registry,
-    streams: new Gauge({ name: "cascade_transcoder_streams", help: "Streams on this node by state", labelNames: ["state"] as const, registers: [registry] }),
-    speed: new Gauge({ name: "cascade_transcoder_speed", help: "Instantaneous encoding speed (1 = real time) per stream", labelNames: ["stream"] as const, registers: [registry] }),
-    ingestBitrate: new Gauge({
-      name: "cascade_transcoder_ingest_bitrate_bps",
-      help: "Bits per second received from the stream's RTMP publisher over the last stats period",
-      labelNames: ["stream"] as const,
-      registers: [registry],
-    }),
-    droppedFrames: new Counter({ name: "cascade_transcoder_dropped_frames_total", help: "Frames ffmpeg dropped (its progress drop_frames) per stream", labelNames: ["stream"] as const, registers: [registry] }),
-    parts: new Counter({ name: "cascade_transcoder_parts_total", help: "Parts produced", registers: [registry] }),
+    streams: gauge("cascade_transcoder_streams", "Streams on this node by state", ["state"]),
+    speed: gauge("cascade_transcoder_speed", "Instantaneous encoding speed (1 = real time) per stream", ["stream"]),
+    ingestBitrate: gauge("cascade_transcoder_ingest_bitrate_bps", "Bits per second received from the stream's RTMP publisher over the last stats period", ["stream"]),
+    droppedFrames: counter("cascade_transcoder_dropped_frames_total", "Frames ffmpeg dropped (its progress drop_frames) per stream", ["stream"]),
+    parts: counter("cascade_transcoder_parts_total", "Parts produced"),
     pushLatency: new Histogram({
       name: "cascade_transcoder_push_seconds",
       help: "Duration of one push request to the origin",
@@ -28,34 +25,19 @@ export const createTranscoderMetrics = () => {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers: [registry],
     }),
-    pushQueueDepth: new Gauge({ name: "cascade_transcoder_push_queue_depth", help: "Items (inits, parts, segment boundaries) waiting to reach the origin, per stream", labelNames: ["stream"] as const, registers: [registry] }),
-    pushOldestPending: new Gauge({
-      name: "cascade_transcoder_push_oldest_pending_seconds",
-      help: "Age of the oldest part not yet acknowledged by the origin, per stream (0 when none waits)",
-      labelNames: ["stream"] as const,
-      registers: [registry],
-    }),
-    encodedSeconds: new Counter({
-      name: "cascade_transcoder_encoded_seconds_total",
-      help: "Media seconds encoded per stream (ffmpeg's out_time over all runs); its rate is the real-time factor without the per-sample jitter of cascade_transcoder_speed",
-      labelNames: ["stream"] as const,
-      registers: [registry],
-    }),
-    activeRenditions: new Gauge({ name: "cascade_transcoder_active_renditions", help: "Renditions the running ladder encodes, per stream (audio included)", labelNames: ["stream"] as const, registers: [registry] }),
-    pipelineRestarts: new Counter({ name: "cascade_transcoder_pipeline_restarts_total", help: "Encoder (ffmpeg) exits under a live publisher, each followed by a restart", labelNames: ["stream"] as const, registers: [registry] }),
-    rungDrops: new Counter({ name: "cascade_transcoder_rung_drops_total", help: "Top rungs dropped by the real-time guard (encoding slower than real time)", labelNames: ["stream", "rung"] as const, registers: [registry] }),
-    publishers: new Gauge({ name: "cascade_transcoder_publishers_connected", help: "RTMP publishers currently publishing to this node", registers: [registry] }),
-    slots: new Gauge({ name: "cascade_transcoder_slots", help: "Streams this node offers to transcode at once (CASCADE_SLOTS)", registers: [registry] }),
-    encoderInfo: new Gauge({ name: "cascade_transcoder_encoder_info", help: "1, labelled with the H.264 encoder ffmpeg was probed to use", labelNames: ["encoder"] as const, registers: [registry] }),
-    thumbnails: new Counter({
-      name: "cascade_transcoder_thumbnails_total",
-      help: "Thumbnails pushed (ok) or given up (dropped: the next one replaces it)",
-      labelNames: ["outcome"] as const,
-      registers: [registry],
-    }),
-    failovers: new Counter({ name: "cascade_transcoder_origin_failovers_total", help: "Origin failovers", registers: [registry] }),
-    publishRefused: new Counter({ name: "cascade_transcoder_publish_refused_total", help: "Publish attempts refused", registers: [registry] }),
-    events: new Counter({ name: "cascade_transcoder_events_total", help: "Stream events emitted", labelNames: ["type"] as const, registers: [registry] }),
+    pushQueueDepth: gauge("cascade_transcoder_push_queue_depth", "Items (inits, parts, segment boundaries) waiting to reach the origin, per stream", ["stream"]),
+    pushOldestPending: gauge("cascade_transcoder_push_oldest_pending_seconds", "Age of the oldest part not yet acknowledged by the origin, per stream (0 when none waits)", ["stream"]),
+    encodedSeconds: counter("cascade_transcoder_encoded_seconds_total", "Media seconds encoded per stream (ffmpeg's out_time over all runs); its rate is the real-time factor without the per-sample jitter of cascade_transcoder_speed", ["stream"]),
+    activeRenditions: gauge("cascade_transcoder_active_renditions", "Renditions the running ladder encodes, per stream (audio included)", ["stream"]),
+    pipelineRestarts: counter("cascade_transcoder_pipeline_restarts_total", "Encoder (ffmpeg) exits under a live publisher, each followed by a restart", ["stream"]),
+    rungDrops: counter("cascade_transcoder_rung_drops_total", "Top rungs dropped by the real-time guard (encoding slower than real time)", ["stream", "rung"]),
+    publishers: gauge("cascade_transcoder_publishers_connected", "RTMP publishers currently publishing to this node"),
+    slots: gauge("cascade_transcoder_slots", "Streams this node offers to transcode at once (CASCADE_SLOTS)"),
+    encoderInfo: gauge("cascade_transcoder_encoder_info", "1, labelled with the H.264 encoder ffmpeg was probed to use", ["encoder"]),
+    thumbnails: counter("cascade_transcoder_thumbnails_total", "Thumbnails pushed (ok) or given up (dropped: the next one replaces it)", ["outcome"]),
+    failovers: counter("cascade_transcoder_origin_failovers_total", "Origin failovers"),
+    publishRefused: counter("cascade_transcoder_publish_refused_total", "Publish attempts refused"),
+    events: counter("cascade_transcoder_events_total", "Stream events emitted", ["type"]),
   };
 };
 

@@ -1,6 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { streamEvent } from "../shared/events.ts";
+import { PUSH_HEADERS } from "../shared/push-protocol.ts";
 import { createTranscoderMetrics } from "./metrics.ts";
 import { PushClient } from "./push/push-client.ts";
 import { countStreamEvent, EncodedSecondsCounter, partDeliverySeconds, refreshStreamGauges, type StreamView } from "./stream-metrics.ts";
@@ -88,7 +89,7 @@ describe("countStreamEvent", () => {
 
 describe("part delivery", () => {
   it("is measured from the part's cascade-produced-at header, for parts only", () => {
-    expect(partDeliverySeconds({ kind: "part", headers: { "cascade-produced-at": "1000" } }, 1250)).toBe(0.25);
+    expect(partDeliverySeconds({ kind: "part", headers: { [PUSH_HEADERS.producedAt]: "1000" } }, 1250)).toBe(0.25);
     expect(partDeliverySeconds({ kind: "segment", headers: {} }, 1250)).toBeNull();
     expect(partDeliverySeconds({ kind: "part", headers: {} }, 1250)).toBeNull();
   });

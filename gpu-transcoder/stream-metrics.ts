@@ -1,4 +1,5 @@
 import type { StreamEvent } from "../shared/events.ts";
+import { PUSH_HEADERS } from "../shared/push-protocol.ts";
 import type { TranscoderMetrics } from "./metrics.ts";
 import type { PipelineState } from "./pipeline/stream-pipeline.ts";
 
@@ -75,6 +76,6 @@ export const countStreamEvent = (m: TranscoderMetrics, e: StreamEvent): void => 
 /** Seconds from a part being cut (its `cascade-produced-at` header) to now; null for other items. */
 export const partDeliverySeconds = (item: { kind: string; headers: Record<string, string> }, nowMs: number): number | null => {
   if (item.kind !== "part") return null;
-  const produced = Number(item.headers["cascade-produced-at"]);
+  const produced = Number(item.headers[PUSH_HEADERS.producedAt]);
   return Number.isFinite(produced) ? Math.max(0, nowMs - produced) / 1000 : null;
 };

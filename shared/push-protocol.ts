@@ -36,6 +36,8 @@ export const PUSH_HEADERS = {
   averageBitrate: "cascade-average-bitrate",
   /** On a segment push without parts: the rendition has no media for this MSN (EXT-X-GAP). */
   gap: "cascade-gap",
+  /** On a part: when the node cut it (epoch ms); both sides time the delivery from it (metrics). */
+  producedAt: "cascade-produced-at",
 } as const;
 
 /** Size limits the origin enforces (413 above them). */

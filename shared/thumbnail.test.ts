@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { isJpeg, jpegProblem, jpegSize, JpegSplitter } from "./thumbnail.ts";
+import { concat } from "./mp4/ffmpeg-fixtures.test-helper.ts";
 
 const FFMPEG = process.env.FFMPEG_PATH ?? "/usr/bin/ffmpeg";
 
@@ -13,15 +14,6 @@ const realJpegs = (n: number, extra: string[] = []): Uint8Array =>
     ]),
   );
 
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-};
 
 /** A tiny structurally valid JPEG: SOI, an APP1 whose payload holds FF D9, SOF0, SOS with stuffed data, EOI. */
 const synthetic = (payload: number[]): Uint8Array =>

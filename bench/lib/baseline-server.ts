@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from "node:events";
 import http from "node:http";
+import { PUSH_HEADERS } from "../../shared/push-protocol.ts";
 
 const port = Number(process.env.BENCH_BASELINE_PORT ?? 0);
 /** The same 503 deadline the origin applies (3 × TD with the benchmarks' 2 s target duration). */
@@ -101,7 +102,7 @@ const server = http.createServer((req, res) => {
       const part = Number(p[3]);
       const r = rendition(name);
       if (part === 0) r.segmentParts.length = 0;
-      r.segmentParts.push(`#EXT-X-PART:DURATION=${req.headers["cascade-part-duration"]},URI="part${msn}.${part}.m4s"`);
+      r.segmentParts.push(`#EXT-X-PART:DURATION=${req.headers[PUSH_HEADERS.partDuration]},URI="part${msn}.${part}.m4s"`);
       r.store.set(`${msn}.${part}`, Buffer.concat(chunks));
       if (r.store.size > 32) r.store.delete(r.store.keys().next().value!);
       r.last = { msn, part };

@@ -130,25 +130,11 @@ const CH_N = 0x6e;
 const CH_EQ = 0x3d;
 const CH_BRACKET = 0x5b;
 
-interface Phase {
+/** What a phase accumulates: the result's counters, with the histogram and the per-message counts as typed arrays. */
+interface Phase extends Omit<ChatRunResult, "type" | "label" | "sent" | "sendFailures" | "orders" | "hist" | "received"> {
   run: ChatRun;
   hist: Uint32Array;
-  overflow: number;
   received: Uint32Array;
-  measuredDeliveries: number;
-  measuredFirstAt: number;
-  measuredLastAt: number;
-  deliveries: number;
-  duplicates: number;
-  inversions: number;
-  stale: number;
-  wsMessages: number;
-  arrayMessages: number;
-  framesInArrays: number;
-  otherMessages: number;
-  errors: Record<string, number>;
-  closed: Record<string, number>;
-  lastDeliveryAt: number;
 }
 
 interface Client {

@@ -7,10 +7,45 @@
  */
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
+import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess, type EdgeProcessOptions } from "../../scripts/edge-process.ts";
+import { NODE_SECRET } from "./origin-process.ts";
 import { OUT_DIR, ROOT, freePort, trackGroup } from "./proc.ts";
 
 export const EDGE_ADMIN_TOKEN = "cascade-bench-edge-admin-token-0123456789";
+/** The edges' JWT_SECRET in every benchmark that signs users in (sessions, playback tokens). */
+export const JWT_SECRET = "cascade-bench-jwt-secret-0123456789abcdef";
+
+/**
+ * Starts one edge as npm start does, with its process group tracked (killed if the benchmark dies)
+ * and its output in `logFile`: wrangler's output must be drained, or it blocks once the pipe is full.
+ */
+export const startLoggedEdge = (o: EdgeProcessOptions, logFile: string): EdgeProcess => {
+  const p = startEdgeProcess(o);
+  trackGroup(p.child);
+  const logStream = createWriteStream(logFile);
+  p.child.stdout!.pipe(logStream);
+  p.child.stderr!.pipe(logStream);
+  return p;
+};
+
+/**
+ * Edge 1 as the control plane of a saga benchmark, in front of `originUrl`: as npm start, EDGE_URLS
+ * names every edge (here the one), so warmup_cdn prewarms it and probes through it (up to 60 s).
+ */
+export const startSagaEdge = (o: { port: number; originUrl: string; stateDir: string }, logFile: string): EdgeProcess =>
+  startLoggedEdge(
+    {
+      index: 1,
+      port: o.port,
+      originUrl: o.originUrl,
+      adminToken: EDGE_ADMIN_TOKEN,
+      stateDir: o.stateDir,
+      root: ROOT,
+      secrets: { JWT_SECRET, NODE_SECRET },
+      vars: { EDGE_URLS: `http://127.0.0.1:${o.port}`, SAGA_WARMUP_TIMEOUT_S: "60" },
+    },
+    logFile,
+  );
 
 export interface BenchEdge {
   name: string;
@@ -52,14 +87,9 @@ export const startEdges = async (label: string, count: number, originUrl: string
     await Promise.all(Array.from({ length: count }, (_, i) => applyEdgeMigrations({ index: i + 1, stateDir, root: ROOT })));
     for (let i = 1; i <= count; i++) {
       const port = await freePort();
-      const p = startEdgeProcess({ index: i, port, originUrl, adminToken: EDGE_ADMIN_TOKEN, stateDir, root: ROOT });
-      trackGroup(p.child);
+      const logFile = path.join(OUT_DIR, `${label}-edge-${i}.log`);
+      const p = startLoggedEdge({ index: i, port, originUrl, adminToken: EDGE_ADMIN_TOKEN, stateDir, root: ROOT }, logFile);
       processes.push(p);
-      // wrangler's output must be drained, or it blocks once the pipe is full.
-      const logFile = path.join(OUT_DIR, `${label}-${p.name}.log`);
-      const logStream = createWriteStream(logFile);
-      p.child.stdout!.pipe(logStream);
-      p.child.stderr!.pipe(logStream);
       edges.push({ name: p.name, url: p.url, port, pgid: p.child.pid!, logFile });
       p.child.once("exit", (code, signal) => {
         if (!stopping) gone.push(`${p.name} exited (${code ?? signal}) during the benchmark; see ${path.relative(ROOT, logFile)}`);

@@ -53,13 +53,7 @@ export class KeepAliveClient {
     const fail = (err: Error) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.buf = Buffer.alloc(0);
-      this.later = [];
-      this.laterBytes = 0;
-      this.head = null;
-      const p = this.pending;
-      this.pending = null;
-      p?.reject(err);
+      this.drop(err);
     };
     socket.on("error", (err: NodeJS.ErrnoException) => fail(new Error(err.code ?? err.message)));
     socket.on("close", () => fail(new Error("ECONNRESET")));
@@ -81,14 +75,18 @@ export class KeepAliveClient {
     const socket = this.socket;
     this.socket = null;
     socket?.destroy();
-    // Whatever part of a response had arrived belongs to the old connection.
+    this.drop(new Error("closed"));
+  }
+
+  /** The connection is gone: whatever part of a response had arrived belongs to it; a request in flight fails with `err`. */
+  private drop(err: Error): void {
     this.buf = Buffer.alloc(0);
     this.later = [];
     this.laterBytes = 0;
     this.head = null;
     const p = this.pending;
     this.pending = null;
-    p?.reject(new Error("closed"));
+    p?.reject(err);
   }
 
   private onData(chunk: Buffer): void {

@@ -8,21 +8,11 @@
  */
 import { monoMs, sleep } from "./clock.ts";
 import { KeepAliveClient, type HttpResponse } from "./http-client.ts";
-import type { FromLoadgen, LoadgenStart, ToLoadgen } from "./loadgen-protocol.ts";
+import { serveLoad } from "./child-main.ts";
+import { preloadHint } from "./llhls-requests.ts";
+import type { FromLoadgen, LoadgenStart } from "./loadgen-protocol.ts";
 
-const HINT = Buffer.from('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="');
-const HINT_URI = /part(\d+)\.(\d+)\.m4s"/y;
 
-/** The part named by the playlist's PRELOAD-HINT, found without decoding the whole body. */
-const preloadHint = (body: Buffer): { msn: number; part: number } | null => {
-  const at = body.lastIndexOf(HINT);
-  if (at < 0) return null;
-  const rest = body.toString("latin1", at + HINT.length, Math.min(body.length, at + HINT.length + 80));
-  const slash = rest.lastIndexOf("/", rest.indexOf('"'));
-  HINT_URI.lastIndex = slash + 1;
-  const m = HINT_URI.exec(rest);
-  return m ? { msn: Number(m[1]), part: Number(m[2]) } : null;
-};
 
 const send = (msg: FromLoadgen, then?: () => void) => process.send!(msg, undefined, undefined, then);
 
@@ -91,14 +81,4 @@ const run = async (cfg: LoadgenStart, stopped: Promise<void>) => {
   send({ type: "result", records, responses, errors, bodyBytes }, () => process.exit(0));
 };
 
-let stop: () => void = () => {};
-const stopped = new Promise<void>((resolve) => (stop = resolve));
-process.on("message", (msg: ToLoadgen) => {
-  if (msg.type === "start") {
-    run(msg, stopped).catch((err: unknown) => send({ type: "failed", error: String((err as Error)?.stack ?? err) }, () => process.exit(1)));
-  } else if (msg.type === "stop") {
-    stop();
-  }
-});
-// The parent went away: nothing left to measure for.
-process.on("disconnect", () => process.exit(0));
+serveLoad<LoadgenStart>(run, send);

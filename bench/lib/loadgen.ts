@@ -1,7 +1,7 @@
-import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import type { FromLoadgen, LoadgenResult, ToLoadgen } from "./loadgen-protocol.ts";
 import { ROOT, forkTs, stopChild } from "./proc.ts";
+import { messageWaiter } from "./child-message.ts";
 
 export interface RunningLoadgen {
   /** Monotonic ms when every client had joined the stream. */
@@ -9,24 +9,7 @@ export interface RunningLoadgen {
   stop(): Promise<LoadgenResult>;
 }
 
-const nextMessage = <T extends FromLoadgen["type"]>(child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<FromLoadgen, { type: T }>> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`load generator sent no ${type} within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (msg: FromLoadgen) => {
-      if (msg.type === type) finish(null, msg as Extract<FromLoadgen, { type: T }>);
-      else if (msg.type === "failed") finish(new Error(`load generator failed: ${msg.error}`));
-    };
-    const onExit = (code: number | null) => finish(new Error(`load generator exited (${code}) before ${type}`));
-    const finish = (err: Error | null, msg?: Extract<FromLoadgen, { type: T }>) => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (err) reject(err);
-      else resolve(msg!);
-    };
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+const nextMessage = messageWaiter<FromLoadgen>("load generator");
 
 /** Starts `clients` LL-HLS clients in a separate process and resolves once all have joined. */
 export const startLoadgen = async (playlistUrl: string, clients: number, rampMs: number): Promise<RunningLoadgen> => {

@@ -13,38 +13,17 @@
  * keep-alive client of http-client.ts keeps thousands of clients cheap here.
  * Only node: modules and small helpers here: this file must not pull in the benchmark's own state.
  */
-import { gunzipSync } from "node:zlib";
 import { monoMs, sleep } from "./clock.ts";
-import { KeepAliveClient, type HttpResponse } from "./http-client.ts";
-import type { FromPlayerLoadgen, PlayerLoadgenStart, PlayerTarget, TargetTally, ToPlayerLoadgen } from "./player-loadgen-protocol.ts";
+import { KeepAliveClient } from "./http-client.ts";
+import { serveLoad } from "./child-main.ts";
+import { attemptWithin, playlistBody, PLAYER_REQUEST_HEADERS, preloadHint, type Attempt } from "./llhls-requests.ts";
+import type { FromPlayerLoadgen, PlayerLoadgenStart, PlayerTarget, TargetTally } from "./player-loadgen-protocol.ts";
 
-const HINT = Buffer.from('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="');
-const HINT_URI = /part(\d+)\.(\d+)\.m4s"/y;
 const CACHE_HEADER = /\r\nx-cascade-cache:\s*([A-Z]+)/i;
-const GZIP = /\r\ncontent-encoding:\s*gzip/i;
-/** Browsers send this; the origin and the edge answer playlists gzip-encoded then. */
-const REQUEST_HEADERS = { "accept-encoding": "gzip" };
 
-/** The part named by the playlist's PRELOAD-HINT, found without decoding the whole body. */
-const preloadHint = (body: Buffer): { msn: number; part: number } | null => {
-  const at = body.lastIndexOf(HINT);
-  if (at < 0) return null;
-  const rest = body.toString("latin1", at + HINT.length, Math.min(body.length, at + HINT.length + 80));
-  const slash = rest.lastIndexOf("/", rest.indexOf('"'));
-  HINT_URI.lastIndex = slash + 1;
-  const m = HINT_URI.exec(rest);
-  return m ? { msn: Number(m[1]), part: Number(m[2]) } : null;
-};
 
 const send = (msg: FromPlayerLoadgen, then?: () => void) => process.send!(msg, undefined, undefined, then);
 
-type Attempt = HttpResponse | { status: -1; error: string };
-
-/** The playlist text of a 200 answer (gunzipped when it came gzip-encoded), else null. */
-const playlistBody = (res: Attempt): Buffer | null => {
-  if (res.status !== 200 || !("body" in res)) return null;
-  return GZIP.test(res.head) ? gunzipSync(res.body) : res.body;
-};
 
 const run = async (cfg: PlayerLoadgenStart, stopped: Promise<void>) => {
   const playlistRecords: number[] = [];
@@ -62,24 +41,7 @@ const run = async (cfg: PlayerLoadgenStart, stopped: Promise<void>) => {
   }));
   const bump = (map: Record<string, number>, key: string) => (map[key] = (map[key] ?? 0) + 1);
 
-  /** One request with a deadline; on timeout the connection is closed (the client reconnects on its next request). */
-  const attempt = (c: KeepAliveClient, target: string, timeoutMs: number): Promise<Attempt> => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      c.close();
-    }, timeoutMs);
-    return c.get(target).then(
-      (res) => {
-        clearTimeout(timer);
-        return res as Attempt;
-      },
-      (err: Error) => {
-        clearTimeout(timer);
-        return { status: -1 as const, error: timedOut ? "timeout" : err.message };
-      },
-    );
-  };
+  const attempt = attemptWithin;
 
   const client = async (t: PlayerTarget, ti: number, done: () => void) => {
     const st = state[ti]!;
@@ -88,8 +50,8 @@ const run = async (cfg: PlayerLoadgenStart, stopped: Promise<void>) => {
     const port = Number(url.port);
     const dir = `${t.streamPath}/${cfg.rendition}`;
     const playlist = `${dir}/index.m3u8`;
-    const pl = new KeepAliveClient(host, port, REQUEST_HEADERS);
-    const media = new KeepAliveClient(host, port, REQUEST_HEADERS);
+    const pl = new KeepAliveClient(host, port, PLAYER_REQUEST_HEADERS);
+    const media = new KeepAliveClient(host, port, PLAYER_REQUEST_HEADERS);
     let partInFlight = false;
     const outcome = (kind: string, res: Attempt) => {
       if (!("head" in res)) return;
@@ -185,14 +147,4 @@ const run = async (cfg: PlayerLoadgenStart, stopped: Promise<void>) => {
   send({ type: "result", targets: cfg.targets.map((t) => t.label), playlistRecords, partRecords, tallies }, () => process.exit(0));
 };
 
-let stop: () => void = () => {};
-const stopped = new Promise<void>((resolve) => (stop = resolve));
-process.on("message", (msg: ToPlayerLoadgen) => {
-  if (msg.type === "start") {
-    run(msg, stopped).catch((err: unknown) => send({ type: "failed", error: String((err as Error)?.stack ?? err) }, () => process.exit(1)));
-  } else if (msg.type === "stop") {
-    stop();
-  }
-});
-// The parent went away: nothing left to measure for.
-process.on("disconnect", () => process.exit(0));
+serveLoad<PlayerLoadgenStart>(run, send);

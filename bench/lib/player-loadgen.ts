@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import type { FromPlayerLoadgen, PlayerLoadgenResult, PlayerLoadgenStart, PlayerTarget, TargetTally, ToPlayerLoadgen } from "./player-loadgen-protocol.ts";
 import { ROOT, forkTs, readCpuSeconds, stopChild } from "./proc.ts";
+import { messageWaiter } from "./child-message.ts";
 
 /** Per target label, merged over the load-generator processes. */
 export interface MergedTally extends Omit<TargetTally, "blockingKeys" | "partKeys"> {
@@ -24,24 +25,7 @@ export interface RunningPlayerLoadgen {
   stop(): Promise<PlayerLoadgenOutcome>;
 }
 
-const nextMessage = <T extends FromPlayerLoadgen["type"]>(child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<FromPlayerLoadgen, { type: T }>> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`load generator sent no ${type} within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (msg: FromPlayerLoadgen) => {
-      if (msg.type === type) finish(null, msg as Extract<FromPlayerLoadgen, { type: T }>);
-      else if (msg.type === "failed") finish(new Error(`load generator failed: ${msg.error}`));
-    };
-    const onExit = (code: number | null) => finish(new Error(`load generator exited (${code}) before ${type}`));
-    const finish = (err: Error | null, msg?: Extract<FromPlayerLoadgen, { type: T }>) => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      if (err) reject(err);
-      else resolve(msg!);
-    };
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-  });
+const nextMessage = messageWaiter<FromPlayerLoadgen>("load generator");
 
 /** Splits every target's clients over `processes` children (as evenly as possible). */
 const split = (targets: PlayerTarget[], processes: number): PlayerTarget[][] =>

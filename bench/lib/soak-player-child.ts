@@ -15,27 +15,15 @@
  * (`sample`), so the soak can report them per minute. A failed request is counted and the viewer
  * goes on (it joins again after a failed playlist request), as a player retries.
  */
-import { gunzipSync } from "node:zlib";
 import { sleep } from "./clock.ts";
-import { KeepAliveClient, type HttpResponse } from "./http-client.ts";
+import { KeepAliveClient } from "./http-client.ts";
+import { serveLoad } from "./child-main.ts";
+import { attemptWithin, playlistBody, PLAYER_REQUEST_HEADERS, preloadHint, type Attempt } from "./llhls-requests.ts";
 import type { FromViewers, ViewerTally, ViewersStart, ToViewers } from "./soak-protocol.ts";
 
-const HINT = Buffer.from('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="');
-const HINT_URI = /part(\d+)\.(\d+)\.m4s"/y;
-const GZIP = /\r\ncontent-encoding:\s*gzip/i;
-const REQUEST_HEADERS = { "accept-encoding": "gzip" };
 const PDT_TAG = "#EXT-X-PROGRAM-DATE-TIME:";
 const PART_DURATION = /#EXT-X-PART:DURATION=([0-9.]+)/g;
 
-const preloadHint = (body: Buffer): { msn: number; part: number } | null => {
-  const at = body.lastIndexOf(HINT);
-  if (at < 0) return null;
-  const rest = body.toString("latin1", at + HINT.length, Math.min(body.length, at + HINT.length + 80));
-  const slash = rest.lastIndexOf("/", rest.indexOf('"'));
-  HINT_URI.lastIndex = slash + 1;
-  const m = HINT_URI.exec(rest);
-  return m ? { msn: Number(m[1]), part: Number(m[2]) } : null;
-};
 
 /**
  * PROGRAM-DATE-TIME (ms since the epoch) of the first frame of the part whose EXT-X-PART line names
@@ -55,12 +43,6 @@ export const partPdt = (playlist: string, uri: string): number => {
   return pdt + before * 1000;
 };
 
-type Attempt = HttpResponse | { status: -1; error: string };
-
-const playlistBody = (res: Attempt): Buffer | null => {
-  if (res.status !== 200 || !("body" in res)) return null;
-  return GZIP.test(res.head) ? gunzipSync(res.body) : res.body;
-};
 
 const send = (msg: FromViewers, then?: () => void) => process.send!(msg, undefined, undefined, then);
 
@@ -94,31 +76,15 @@ const run = async (cfg: ViewersStart, stopped: Promise<void>) => {
     });
   });
 
-  const attempt = (c: KeepAliveClient, target: string, timeoutMs: number): Promise<Attempt> => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      c.close();
-    }, timeoutMs);
-    return c.get(target).then(
-      (res) => {
-        clearTimeout(timer);
-        return res as Attempt;
-      },
-      (err: Error) => {
-        clearTimeout(timer);
-        return { status: -1 as const, error: timedOut ? "timeout" : err.message };
-      },
-    );
-  };
+  const attempt = attemptWithin;
 
   const viewer = async (ti: number) => {
     const t = cfg.targets[ti]!;
     const url = new URL(t.baseUrl);
     const dir = `${t.streamPath}/${cfg.rendition}`;
     const playlist = `${dir}/index.m3u8`;
-    const pl = new KeepAliveClient(url.hostname, Number(url.port), REQUEST_HEADERS);
-    const media = new KeepAliveClient(url.hostname, Number(url.port), REQUEST_HEADERS);
+    const pl = new KeepAliveClient(url.hostname, Number(url.port), PLAYER_REQUEST_HEADERS);
+    const media = new KeepAliveClient(url.hostname, Number(url.port), PLAYER_REQUEST_HEADERS);
     let partInFlight = false;
     const failed = (kind: string, res: Attempt) => bump(tallies[ti]!.errors, `${kind} ${"error" in res ? res.error : res.status}`);
 
@@ -192,13 +158,4 @@ const run = async (cfg: ViewersStart, stopped: Promise<void>) => {
   process.exit(0);
 };
 
-let stop: () => void = () => {};
-const stopped = new Promise<void>((resolve) => (stop = resolve));
-process.on("message", (msg: ToViewers) => {
-  if (msg.type === "start") {
-    run(msg, stopped).catch((err: unknown) => send({ type: "failed", error: String((err as Error)?.stack ?? err) }, () => process.exit(1)));
-  } else if (msg.type === "stop") {
-    stop();
-  }
-});
-process.on("disconnect", () => process.exit(0));
+serveLoad<ViewersStart>(run, send);

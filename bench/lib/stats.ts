@@ -43,3 +43,10 @@ export const median = (values: readonly number[]): number => {
 export const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : "–");
 
 export const ratio = (a: number, b: number, digits = 2): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(digits)}×` : "–");
+
+/** A tally as `key×count, …` (empty string when empty); `byCount`: largest first; `spaced`: `key ×count`. */
+export const countsText = (counts: Record<string, number>, o: { byCount?: boolean; spaced?: boolean } = {}): string => {
+  const entries = Object.entries(counts);
+  if (o.byCount) entries.sort((a, b) => b[1] - a[1]);
+  return entries.map(([k, v]) => `${k}${o.spaced ? " " : ""}×${v}`).join(", ");
+};

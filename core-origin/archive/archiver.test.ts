@@ -14,7 +14,8 @@ import { ARCHIVE_HEADERS as AH, originArchivePath, type ArchiveManifest, type Ar
 import type { StreamManifest } from "../../shared/push-protocol.ts";
 import { signNodeToken, verifyNodeToken } from "../../shared/tokens.ts";
 import { createOrigin, type Origin } from "../app.ts";
-import { asBody, initSegment, MANIFEST, metricValue, NODE_SECRET, partBytes, PARTS, PDT0, Pusher, TD, type TestOrigin } from "../test-support.ts";
+import { asBody, initSegment, MANIFEST, metricValue, NODE_SECRET, partBytes, PARTS, PDT0, Pusher, TD, type TestOrigin } from "../../test/support/origin-harness.ts";
+import { concatBytes } from "../../shared/bytes.ts";
 
 const REC = "rec0000000a1";
 const recorded = (mode: "record" | "dvr" = "record", id = REC): StreamManifest => ({ ...MANIFEST, dvrWindowS: 600, recording: { id, mode } });
@@ -118,16 +119,8 @@ const status = async (t: Harness, stream = "demo", query = ""): Promise<ArchiveS
   return (await res.json()) as ArchiveStatus;
 };
 
-const concatParts = (stream: string, rendition: string, msn: number): Uint8Array => {
-  const parts = Array.from({ length: PARTS }, (_, p) => partBytes(stream, rendition, msn, p));
-  const out = new Uint8Array(parts.reduce((a, b) => a + b.byteLength, 0));
-  let at = 0;
-  for (const b of parts) {
-    out.set(b, at);
-    at += b.byteLength;
-  }
-  return out;
-};
+const concatParts = (stream: string, rendition: string, msn: number): Uint8Array =>
+  concatBytes(Array.from({ length: PARTS }, (_, p) => partBytes(stream, rendition, msn, p)));
 
 describe("archiver: a recorded stream", () => {
   it("uploads manifest.json, every init and every complete segment with its metadata, init before segments", async () => {

@@ -1,36 +1,17 @@
 import { gunzipSync } from "node:zlib";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/index.ts";
 import { concat } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
-import {
-  bytesOf,
-  metricValue,
-  partBytes,
-  PARTS,
-  PT,
-  Pusher,
-  readJson,
-  SINGLE,
-  startOrigin,
-  TD,
-  track,
-  turns,
-  type TestOrigin,
-} from "../test-support.ts";
+import { bytesOf, metricValue, partBytes, PARTS, PT, Pusher, readJson, SINGLE, startOrigin, TD, track, turns, type TestOrigin, originPerTest } from "../../test/support/origin-harness.ts";
 
 /** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md. TD 2 s, PART-TARGET 0.5 s, 4 parts a segment. */
 
 let t: TestOrigin;
 let p: Pusher;
 
-beforeEach(async () => {
-  t = await startOrigin();
-  p = new Pusher(t, "demo");
-  await p.announce();
-});
-afterEach(async () => {
+originPerTest("demo", {}, (o, pusher) => ((t = o), (p = pusher)));
+afterEach(() => {
   vi.useRealTimers();
-  await t.close();
 });
 
 const url = (rendition: string, query = "") => `/live/demo/${rendition}/index.m3u8${query}`;
@@ -39,6 +20,15 @@ const state = (rendition: string) => t.origin.registry.get("demo")!.renditions.g
 const parked = async (rendition: string, n = 1) => {
   for (let i = 0; i < 50 && state(rendition).waiterCount < n; i++) await turns(1);
   expect(state(rendition).waiterCount).toBe(n);
+};
+/** A blocking request for `query` on 720p parks (no answer yet); then it is aborted. */
+const expectParksUntilAborted = async (query: string) => {
+  const ctrl = new AbortController();
+  const req = track(t.request(url("720p", query), { signal: ctrl.signal }));
+  await parked("720p");
+  expect(req.settled()).toBe(false);
+  ctrl.abort();
+  await req.promise;
 };
 const partUris = (text: string) => parseMediaPlaylist(text).segments.flatMap((s) => s.parts.map((x) => x.uri));
 
@@ -350,12 +340,7 @@ describe("blocking playlist reload (1.F)", () => {
     expect(res.status).toBe(400);
     expect(await readJson(res)).toMatchObject({ lastMsn: 0 });
     expect((await t.request(url("720p", "?_HLS_msn=3&_HLS_part=0"))).status).toBe(400);
-    const ctrl = new AbortController();
-    const ok = track(t.request(url("720p", "?_HLS_msn=2"), { signal: ctrl.signal }));
-    await parked("720p");
-    expect(ok.settled()).toBe(false);
-    ctrl.abort();
-    await ok.promise;
+    await expectParksUntilAborted("?_HLS_msn=2");
     expect(state("720p").waiterCount).toBe(0);
   });
 
@@ -364,12 +349,7 @@ describe("blocking playlist reload (1.F)", () => {
     // Last part 0.0: 0.6 is 6 parts ahead (allowed), 0.7 and 1.3 (4 + 3) are 7 ahead.
     expect((await t.request(url("720p", "?_HLS_msn=0&_HLS_part=7"))).status).toBe(400);
     expect((await t.request(url("720p", "?_HLS_msn=1&_HLS_part=3"))).status).toBe(400);
-    const ctrl = new AbortController();
-    const atLimit = track(t.request(url("720p", "?_HLS_msn=1&_HLS_part=2"), { signal: ctrl.signal }));
-    await parked("720p");
-    expect(atLimit.settled()).toBe(false);
-    ctrl.abort();
-    await atLimit.promise;
+    await expectParksUntilAborted("?_HLS_msn=1&_HLS_part=2");
   });
 
   it("rule 46: _HLS_part without _HLS_msn is a 400", async () => {

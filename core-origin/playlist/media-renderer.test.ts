@@ -1,7 +1,7 @@
 import { crc32, gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { renderMediaPlaylist, type SkipDirective } from "../../shared/hls/index.ts";
-import { initSegment, PDT0 } from "../test-support.ts";
+import { initSegment, PDT0 } from "../../test/support/origin-harness.ts";
 import { RenditionState, type RenditionWindow } from "../store/rendition-state.ts";
 import type { StorageDriver } from "../store/storage-driver.ts";
 import { buildMediaPlaylist } from "./build-media.ts";

@@ -1,40 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { parseMediaPlaylist } from "../../shared/hls/index.ts";
 import { box, concat } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
 import { PUSH_HEADERS as H, PUSH_LIMITS, PUSH_PREFIX, pushPaths } from "../../shared/push-protocol.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
-import {
-  asBody,
-  bytesOf,
-  encodeRealFmp4,
-  fragment,
-  initSegment,
-  listFiles,
-  MANIFEST,
-  metricValue,
-  PDT0,
-  partBytes,
-  PT,
-  Pusher,
-  readJson,
-  SINGLE,
-  startOrigin,
-  TD,
-  type TestOrigin,
-} from "../test-support.ts";
+import { asBody, bytesOf, encodeRealFmp4, fragment, initSegment, listFiles, MANIFEST, metricValue, PDT0, partBytes, PT, Pusher, readJson, SINGLE, TD, type TestOrigin, originPerTest } from "../../test/support/origin-harness.ts";
 
 /** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md; the push protocol is shared/push-protocol.ts. */
 
 let t: TestOrigin;
 let p: Pusher;
 
-beforeEach(async () => {
-  t = await startOrigin();
-  p = new Pusher(t, "demo");
-});
-afterEach(async () => {
-  await t.close();
-});
+originPerTest("demo", { announce: false }, (o, pusher) => ((t = o), (p = pusher)));
 
 const put = (path: string, body: Uint8Array, headers: Record<string, string> = {}) =>
   t.request(path, { method: "PUT", headers: p.auth(headers), body: asBody(body) });

@@ -113,7 +113,7 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     const initVersionHeader = c.req.header(H.initVersion);
     const initVersion = initVersionHeader === undefined ? null : parseUint(initVersionHeader);
     if (initVersionHeader !== undefined && initVersion === null) return reject(400, `${H.initVersion} must be an integer`);
-    const producedAt = num(c.req.header("cascade-produced-at"));
+    const producedAt = num(c.req.header(H.producedAt));
     const body = await readBody(c.req.raw, PUSH_LIMITS.partBytes);
     if (!body.ok) return reject(body.status, body.error);
     const problem = validateMediaFragment(body.bytes);

@@ -5,25 +5,20 @@
  * Each case asserts the exact status with a JSON body and that the stream did not change: the
  * playlists served, the multivariant, and the storage keys written.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { PUSH_HEADERS as H, PUSH_LIMITS, PUSH_PREFIX, pushPaths } from "../../shared/push-protocol.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
-import { asBody, fragment, initSegment, MANIFEST, Pusher, startOrigin, type TestOrigin } from "../test-support.ts";
+import { asBody, fragment, initSegment, MANIFEST, originPerTest, Pusher, type TestOrigin } from "../../test/support/origin-harness.ts";
 
 let t: TestOrigin;
 let p: Pusher;
 
 /** Two complete segments and two parts of the third on every rendition: a stream with a past and an open segment. */
+originPerTest("secstream", {}, (o, pusher) => ((t = o), (p = pusher)));
 beforeEach(async () => {
-  t = await startOrigin();
-  p = new Pusher(t, "secstream");
-  await p.announce();
   await p.pushSegments(0, 1);
   await p.pushPart(2, 0);
   await p.pushPart(2, 1);
-});
-afterEach(async () => {
-  await t.close();
 });
 
 /** What a viewer or the archive could see of the stream. */

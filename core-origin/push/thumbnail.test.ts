@@ -1,11 +1,11 @@
 import { execFileSync } from "node:child_process";
 import pino from "pino";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PUSH_LIMITS, PUSH_PREFIX, pushPaths } from "../../shared/push-protocol.ts";
 import { JpegSplitter } from "../../shared/thumbnail.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
 import { createOrigin } from "../app.ts";
-import { asBody, bytesOf, listFiles, metricValue, NODE_SECRET, Pusher, readJson, SINGLE, startOrigin, type TestOrigin } from "../test-support.ts";
+import { asBody, bytesOf, listFiles, metricValue, NODE_SECRET, Pusher, readJson, SINGLE, type TestOrigin, originPerTest } from "../../test/support/origin-harness.ts";
 
 /** Two different real JPEGs (320x180) from ffmpeg, as the transcoder's thumbnail output writes them. */
 let jpegs: Uint8Array[];
@@ -20,14 +20,9 @@ beforeAll(() => {
 
 let t: TestOrigin;
 let p: Pusher;
-beforeEach(async () => {
-  t = await startOrigin();
-  p = new Pusher(t, "demo", SINGLE);
-  await p.announce();
-});
+originPerTest("demo", { manifest: SINGLE }, (o, pusher) => ((t = o), (p = pusher)));
 afterEach(async () => {
   await t.origin.thumbnails.idle();
-  await t.close();
 });
 
 const putThumb = (body: Uint8Array, stream = "demo", headers: Record<string, string> = p.auth({ "content-type": "image/jpeg" })) =>

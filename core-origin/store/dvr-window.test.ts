@@ -4,7 +4,7 @@ import { parseMediaPlaylist } from "../../shared/hls/index.ts";
 import { concat } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
 import type { StreamManifest } from "../../shared/push-protocol.ts";
 import { originConfigFromEnv } from "../config.ts";
-import { bytesOf, listFiles, partBytes, PARTS, PT, Pusher, SINGLE, startOrigin, TD, type TestOrigin } from "../test-support.ts";
+import { bytesOf, listFiles, partBytes, PARTS, PT, Pusher, SINGLE, startOrigin, TD, type TestOrigin } from "../../test/support/origin-harness.ts";
 
 /**
  * The DVR window (issue 6): media playlists list every segment of the last `dvrWindowS` seconds

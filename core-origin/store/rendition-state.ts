@@ -1,4 +1,5 @@
 import type { StorageDriver } from "./storage-driver.ts";
+import { concatBytes } from "../../shared/bytes.ts";
 
 export interface PartRecord {
   duration: number;
@@ -358,7 +359,7 @@ export class RenditionState {
     seg.duration = duration;
     this.completed(seg);
     if (!this.peakBitrate && duration > 0) this.peakBitrate = (seg.size * 8) / duration;
-    const body = concat(seg.parts.map((p) => p.bytes!));
+    const body = concatBytes(seg.parts.map((p) => p.bytes!));
     seg.persisted = this.storage.put(`${this.storagePrefix}/seg${seg.msn}.m4s`, body).then(
       () => {
         seg.persistedOk = true;
@@ -475,7 +476,7 @@ export class RenditionState {
   async readSegment(msn: number): Promise<Uint8Array | null> {
     const seg = this.findSegment(msn);
     if (seg && (!seg.complete || seg.gap)) return null;
-    if (seg && !seg.compacted && seg.parts.every((p) => p.bytes)) return concat(seg.parts.map((p) => p.bytes!));
+    if (seg && !seg.compacted && seg.parts.every((p) => p.bytes)) return concatBytes(seg.parts.map((p) => p.bytes!));
     if (!seg && (this.segments.length === 0 || msn >= this.mediaSequence)) return null;
     return this.storage.get(`${this.storagePrefix}/seg${msn}.m4s`);
   }
@@ -531,15 +532,6 @@ const gapRecord = (msn: number, programDateTimeMs: number, duration: number, ini
   persistedOk: true,
 });
 
-const concat = (chunks: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(chunks.reduce((a, c) => a + c.byteLength, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
-};
 
 const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.byteLength !== b.byteLength) return false;

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { listFiles } from "../test-support.ts";
+import { listFiles } from "../../test/support/origin-harness.ts";
 import { LocalDirStorage } from "./storage-driver.ts";
 
 let base: string;

@@ -1,18 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { initSegment, Pusher, PARTS, SINGLE, startOrigin, type TestOrigin } from "../test-support.ts";
+import { describe, expect, it } from "vitest";
+import { initSegment, Pusher, PARTS, SINGLE, startOrigin, type TestOrigin, originPerTest } from "../../test/support/origin-harness.ts";
 import { streamStats } from "./stream-stats.ts";
 
 let t: TestOrigin;
 let p: Pusher;
 
-beforeEach(async () => {
-  t = await startOrigin();
-  p = new Pusher(t, "demo");
-  await p.announce();
-});
-afterEach(async () => {
-  await t.close();
-});
+originPerTest("demo", {}, (o, pusher) => ((t = o), (p = pusher)));
 
 const stream = () => t.origin.registry.get("demo")!;
 const statsAt = (nowMs: number) => streamStats(t.origin.registry.list(), nowMs).find((s) => s.id === "demo")!;

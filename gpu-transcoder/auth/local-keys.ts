@@ -7,7 +7,8 @@ const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
 
 /**
  * The local key list: stream id → key, from `CASCADE_STREAM_KEYS` ("id=key,id2=key2") or a JSON
- * file (`{"id": "key"}`). The control plane replaces this with a remote authorizer later.
+ * file (`{"id": "key"}`). The whole authorizer without a control plane; with one, the list is checked
+ * first and the control plane decides every other key (choose-authorizer.ts).
  * Every entry is compared in constant time, so neither a key nor its position leaks through timing.
  */
 export class LocalKeyList implements PublishAuthorizer {

@@ -19,6 +19,19 @@ const until = async (cond: () => boolean, ms = 3000) => {
   }
 };
 
+/** A control plane that answers every request 200 `{}`, closed after the test. */
+const answeringServer = () => {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+  });
+  servers.push(server);
+  return server;
+};
+
 describe("NodeHeartbeat", () => {
   it("registers with description and capacity, heartbeats, and registers again after a 404", async () => {
     const seen: Array<{ url: string; auth?: string; body: Record<string, unknown> }> = [];
@@ -66,14 +79,7 @@ describe("NodeHeartbeat", () => {
   });
 
   it("keeps retrying while the control plane is down, then registers", async () => {
-    const server = createServer((req, res) => {
-      req.resume();
-      req.on("end", () => {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end("{}");
-      });
-    });
-    servers.push(server);
+    const server = answeringServer();
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const port = (server.address() as AddressInfo).port;
     await new Promise<void>((r) => server.close(() => r()));
@@ -83,14 +89,7 @@ describe("NodeHeartbeat", () => {
     hb.start();
     await until(() => hb.beats >= 3);
     expect(hb.isRegistered).toBe(false);
-    const again = createServer((req, res) => {
-      req.resume();
-      req.on("end", () => {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end("{}");
-      });
-    });
-    servers.push(again);
+    const again = answeringServer();
     await new Promise<void>((r) => again.listen(port, "127.0.0.1", () => r()));
     await until(() => hb.isRegistered);
   });

@@ -3,7 +3,7 @@ import { resolveFfmpeg, run } from "../ffmpeg/probe.ts";
 import { createTranscoderMetrics } from "../metrics.ts";
 import { encodeChunks, MSG } from "../ingest/chunk-writer.ts";
 import { createRtmpServer } from "../ingest/rtmp-server.ts";
-import { TestRtmpClient } from "../ingest/test-rtmp-client.ts";
+import { TestRtmpClient } from "../../test/support/rtmp-client.ts";
 import type { PublishSession } from "../ingest/types.ts";
 import { ProgressMonitor } from "../pipeline/progress-monitor.ts";
 import { NodeStats, statsBody, StreamStatsTracker, type PipelineFigures } from "./node-stats.ts";

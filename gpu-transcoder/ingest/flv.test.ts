@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Amf0EcmaArray, encodeAmf0Values } from "./amf0.ts";
 import { encodeFlvHeader, encodeFlvTag, isSequenceHeader, isVideoKeyframe, parseOnMetaData, splitAggregate } from "./flv.ts";
-import { decodeAll, killAll, probeFlv, readFlv, spawnFfmpeg, testSourceArgs } from "./test-support.ts";
+import { decodeAll, killAll, probeFlv, readFlv, spawnFfmpeg, testSourceArgs } from "../../test/support/ffmpeg-media.ts";
 
 describe("flv encoding", () => {
   it("writes the 9-byte header and PreviousTagSize0", () => {

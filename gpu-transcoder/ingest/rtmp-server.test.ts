@@ -8,8 +8,8 @@ import { decodeAmf0Values, encodeAmf0Values } from "./amf0.ts";
 import { ChunkParser } from "./chunk-parser.ts";
 import { encodeFlvHeader, encodeFlvTag, isSequenceHeader, isVideoKeyframe } from "./flv.ts";
 import { createRtmpServer } from "./rtmp-server.ts";
-import { decodeAll, killAll, probeFlv, spawnFfmpeg, testSourceArgs } from "./test-support.ts";
-import { TestRtmpClient } from "./test-rtmp-client.ts";
+import { decodeAll, killAll, probeFlv, spawnFfmpeg, testSourceArgs } from "../../test/support/ffmpeg-media.ts";
+import { TestRtmpClient } from "../../test/support/rtmp-client.ts";
 import type { AuthResult, FlvTag, PublishAuthorizer, PublishSession, RtmpServer, RtmpServerOptions } from "./types.ts";
 
 const running = new Set<ChildProcess>();

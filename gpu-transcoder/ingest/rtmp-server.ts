@@ -7,17 +7,6 @@ import type { RtmpPublishSession } from "./publish-session.ts";
 import { RtmpConnection, type ConnectionContext } from "./rtmp-connection.ts";
 import type { PublishSession, RtmpServer, RtmpServerOptions } from "./types.ts";
 
-export type {
-  AuthResult,
-  FlvTag,
-  IngestLogger,
-  PublishAuthorizer,
-  PublishSession,
-  PublishSessionEvents,
-  RtmpServer,
-  RtmpServerOptions,
-} from "./types.ts";
-
 export const createRtmpServer = (options: RtmpServerOptions): RtmpServer => {
   const live = new Map<string, RtmpPublishSession>();
   const connections = new Set<RtmpConnection>();

@@ -11,9 +11,9 @@ import type { FfmpegCapabilities } from "../ffmpeg/probe.ts";
 import { encodeFlvHeader, encodeFlvTag, isSequenceHeader, isVideoKeyframe, parseOnMetaData } from "../ingest/flv.ts";
 import type { FlvTag, PublishSession } from "../ingest/types.ts";
 import { PartCutter, type Chunk } from "../packager/part-cutter.ts";
-import type { PushClient } from "../push/push-client.ts";
 import { ArrivalClock } from "./arrival-clock.ts";
 import { LadderRun } from "./ladder-run.ts";
+import type { PartSink } from "./part-sink.ts";
 import { ProgressMonitor } from "./progress-monitor.ts";
 import { RestartPolicy, stderrSummary, type RestartPolicyOptions } from "./restart-policy.ts";
 
@@ -23,7 +23,8 @@ export interface PipelineOptions {
   ladder: Ladder;
   partTarget: number;
   segmentDuration: number;
-  push: PushClient;
+  /** Where parts, segment boundaries, inits and thumbnails go (the push client in a node). */
+  push: PartSink;
   log: Logger;
   /** Publisher reconnect grace period. */
   graceMs: number;

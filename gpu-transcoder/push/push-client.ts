@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { PUSH_HEADERS as H, pushPaths, type StreamManifest } from "../../shared/push-protocol.ts";
+import type { PartSink, SinkPart, SinkSegment } from "../pipeline/part-sink.ts";
 
 export interface PushItem {
   kind: "init" | "part" | "segment";
@@ -89,7 +90,7 @@ class RenditionQueue {
  * across renditions, idempotent retries (same seq), bounded queues with backpressure, and failover
  * through the ordered origin list with a resync (manifest, init, current segment from part 0).
  */
-export class PushClient {
+export class PushClient implements PartSink {
   private originIndex = 0;
   private epoch = 0;
   private manifest: StreamManifest | null = null;
@@ -126,7 +127,7 @@ export class PushClient {
   oldestPendingPartAt(): number | null {
     let oldest: number | null = null;
     for (const q of this.queues.values()) {
-      const at = Number(q.pending.find((i) => i.kind === "part")?.headers["cascade-produced-at"]);
+      const at = Number(q.pending.find((i) => i.kind === "part")?.headers[H.producedAt]);
       if (Number.isFinite(at) && (oldest === null || at < oldest)) oldest = at;
     }
     return oldest;
@@ -180,14 +181,11 @@ export class PushClient {
     return this.enqueue(q, item);
   }
 
-  pushPart(
-    rendition: string,
-    p: { msn: number; part: number; duration: number; independent: boolean; bytes: Uint8Array; programDateTimeMs?: number; discontinuity?: boolean; initVersion?: number },
-  ): boolean {
+  pushPart(rendition: string, p: SinkPart): boolean {
     const q = this.queue(rendition);
     const headers: Record<string, string> = {
       [H.partDuration]: p.duration.toFixed(6),
-      "cascade-produced-at": String(Date.now()),
+      [H.producedAt]: String(Date.now()),
     };
     if (p.independent) headers[H.independent] = "1";
     if (p.part === 0) {
@@ -219,7 +217,7 @@ export class PushClient {
     return this.enqueue(q, item);
   }
 
-  pushSegment(rendition: string, s: { msn: number; duration: number; peakBitrate: number; averageBitrate: number; gapProgramDateTimeMs?: number }): boolean {
+  pushSegment(rendition: string, s: SinkSegment): boolean {
     const q = this.queue(rendition);
     const item: PushItem = {
       kind: "segment",

@@ -6,7 +6,7 @@
  */
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { initSegment, MANIFEST, partBytes, PARTS, PDT0, PT, startOrigin, TD, type TestOrigin } from "../../core-origin/test-support.ts";
+import { initSegment, MANIFEST, partBytes, PARTS, PDT0, PT, startOrigin, TD, type TestOrigin } from "../../test/support/origin-harness.ts";
 import { PushClient } from "./push-client.ts";
 
 const SINGLE = { ...MANIFEST, renditions: [MANIFEST.renditions[1]!] };
@@ -52,6 +52,23 @@ const segmentsOn = async (t: TestOrigin): Promise<number[]> => {
   return pl.filter((s) => s.uri).map((s) => Number(/seg(\d+)/.exec(s.uri!)![1]));
 };
 
+/** A node's push client to `origin` for stream `demo`, closed after the test. */
+const nodeClient = (origin: { t: TestOrigin; url: string }, o: { onNextMsn?: (msn: number) => void } = {}) => {
+  const c = new PushClient({ streamId: "demo", origins: [origin.url], token: origin.t.token, logger: log, ...o });
+  clients.push(c);
+  return c;
+};
+
+/** Another node ran the stream on `origin` up to `segments` − 1, then died. */
+const earlierNodeRan = async (origin: { t: TestOrigin; url: string }, segments: number) => {
+  const first = nodeClient(origin);
+  await first.setManifest(SINGLE);
+  first.pushInit(R, 0, initSegment(R));
+  for (let msn = 0; msn < segments; msn++) pushSegment(first, msn);
+  await waitFor(`${segments} segments`, async () => (await segmentsOn(origin.t)).length === segments);
+  first.close();
+};
+
 describe("push client: origin failover and takeover", () => {
   it("a standby origin gets the last complete segments again, then everything after", async () => {
     const primary = await listening();
@@ -75,17 +92,10 @@ describe("push client: origin failover and takeover", () => {
 
   it("a node taking over a stream another node ran continues at the origin's next MSN, as a discontinuity", async () => {
     const origin = await listening();
-    const first = new PushClient({ streamId: "demo", origins: [origin.url], token: origin.t.token, logger: log });
-    clients.push(first);
-    await first.setManifest(SINGLE);
-    first.pushInit(R, 0, initSegment(R));
-    for (let msn = 0; msn < 3; msn++) pushSegment(first, msn);
-    await waitFor("3 segments", async () => (await segmentsOn(origin.t)).length === 3);
-    first.close(); // the node died
+    await earlierNodeRan(origin, 3);
 
     const told: number[] = [];
-    const second = new PushClient({ streamId: "demo", origins: [origin.url], token: origin.t.token, logger: log, onNextMsn: (msn) => told.push(msn) });
-    clients.push(second);
+    const second = nodeClient(origin, { onNextMsn: (msn) => told.push(msn) });
     await second.setManifest(SINGLE);
     expect(told).toEqual([3]);
     // Its encoder's init differs from the first node's; it goes up as version 1, not over version 0.
@@ -105,16 +115,9 @@ describe("push client: origin failover and takeover", () => {
 
   it("a node that starts over at MSN 0 is told where to continue by the refusal", async () => {
     const origin = await listening();
-    const first = new PushClient({ streamId: "demo", origins: [origin.url], token: origin.t.token, logger: log });
-    clients.push(first);
-    await first.setManifest(SINGLE);
-    first.pushInit(R, 0, initSegment(R));
-    for (let msn = 0; msn < 2; msn++) pushSegment(first, msn);
-    await waitFor("2 segments", async () => (await segmentsOn(origin.t)).length === 2);
-    first.close();
+    await earlierNodeRan(origin, 2);
     const told: number[] = [];
-    const second = new PushClient({ streamId: "demo", origins: [origin.url], token: origin.t.token, logger: log, onNextMsn: (msn) => told.push(msn) });
-    clients.push(second);
+    const second = nodeClient(origin, { onNextMsn: (msn) => told.push(msn) });
     second.pushInit(R, 0, initSegment(R));
     // Its parts raced ahead of the manifest answer: msn 0 again, an hour later.
     pushSegment(second, 0, PDT0 + 3_600_000);

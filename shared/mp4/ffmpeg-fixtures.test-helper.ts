@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { concatBytes } from "../bytes.ts";
 
 const FFMPEG = process.env.FFMPEG_PATH ?? "/usr/bin/ffmpeg";
 const FFPROBE = process.env.FFPROBE_PATH ?? "/usr/bin/ffprobe";
@@ -133,15 +134,7 @@ export const seededRandom = (seed: number): (() => number) => {
   };
 };
 
-export const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+export const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 const u32 = (n: number): Uint8Array => {
   const b = new Uint8Array(4);

@@ -7,7 +7,7 @@
  * Three browser contexts, each its own localStorage: the broadcaster (session from
  * POST /api/v1/sessions), a second signed-in user, and an anonymous reader.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -18,10 +18,9 @@ import { SESSION_STORAGE_KEY } from "../../edge/pages/app-shell.ts";
 import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { NODE_SECRET, waitFor } from "../live-path/harness.ts";
 import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
+import { CHROMIUM, haveChromium } from "../support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.log(`test/browser/chat-pane.test.ts: skipped, ${CHROMIUM} is missing (Debian: apt-get install chromium)`);
+const chromiumHere = haveChromium("test/browser/chat-pane.test.ts");
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-chat-pane-test-0123456789";
@@ -58,7 +57,7 @@ const shownTexts = (page: Page): Promise<string[]> => page.evaluate(() => {
   return [...document.querySelectorAll("#chat-list li.msg[data-id] .text")].map(read);
 });
 
-describe.skipIf(!haveChromium)("chat pane on the watch page, in Chromium", () => {
+describe.skipIf(!chromiumHere)("chat pane on the watch page, in Chromium", () => {
   let origin: Origin;
   let edge: EdgeProcess;
   let browser: Browser;

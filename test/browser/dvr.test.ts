@@ -5,14 +5,12 @@
  * memory come from its storage), keeps playing there, then "Go live" returns to the live edge.
  * LL-HLS is real time, so the stream must first run for over a minute: the test mostly waits.
  */
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type EdgeStack } from "../edge/stack.ts";
+import type { Browser, Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import type { EdgeStack } from "../edge/stack.ts";
+import { haveChromium, stackWithChromium } from "../support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.log(`test/browser/dvr.test.ts: skipped, ${CHROMIUM} is missing (Debian: apt-get install chromium)`);
+const chromiumHere = haveChromium("test/browser/dvr.test.ts");
 
 const REWIND_S = 60;
 
@@ -32,21 +30,11 @@ const playerState = (page: Page): Promise<PlayerState> =>
 const currentTime = (page: Page): Promise<number> => page.evaluate(() => document.querySelector("video")!.currentTime);
 const paused = (page: Page): Promise<boolean> => page.evaluate(() => document.querySelector("video")!.paused);
 
-describe.skipIf(!haveChromium)("DVR in Chromium, through the edge, on the real stack", () => {
+describe.skipIf(!chromiumHere)("DVR in Chromium, through the edge, on the real stack", () => {
   let stack: EdgeStack;
   let browser: Browser;
 
-  beforeAll(async () => {
-    [stack, browser] = await Promise.all([
-      startStack(),
-      chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"] }),
-    ]);
-  }, 90_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  stackWithChromium((s, b) => ((stack = s), (browser = b)));
 
   it(`plays live, rewinds ${REWIND_S} s into the DVR window and plays there, then Go live returns to the live edge`, async () => {
     const page = await browser.newPage();

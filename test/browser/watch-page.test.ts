@@ -3,15 +3,13 @@
  * playwright-core) opens /watch/<id> on an edge Worker in workerd, which pulls from core-origin,
  * which is fed by the transcoder and the demo publisher (320x180 test ladder).
  */
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../live-path/harness.ts";
-import { startStack, type EdgeStack } from "../edge/stack.ts";
+import type { EdgeStack } from "../edge/stack.ts";
+import { haveChromium, stackWithChromium } from "../support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.log(`test/browser/watch-page.test.ts: skipped, ${CHROMIUM} is missing (Debian: apt-get install chromium)`);
+const chromiumHere = haveChromium("test/browser/watch-page.test.ts");
 
 /** What the page exposes on `window.cascadePlayer` (see edge/pages/watch-page.ts). */
 interface PlayerState {
@@ -37,15 +35,12 @@ const quantile = (values: number[], q: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 };
 
-describe.skipIf(!haveChromium)("watch page in Chromium, through the edge, on the real stack", () => {
+describe.skipIf(!chromiumHere)("watch page in Chromium, through the edge, on the real stack", () => {
   let stack: EdgeStack;
   let browser: Browser;
 
+  stackWithChromium((s, b) => ((stack = s), (browser = b)));
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([
-      startStack(),
-      chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"] }),
-    ]);
     // The directory API (edge → origin /live/streams) lists the stream once it is live.
     await waitFor(
       "the stream in /api/v1/live",
@@ -57,11 +52,6 @@ describe.skipIf(!haveChromium)("watch page in Chromium, through the edge, on the
       30_000,
     );
   }, 90_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
 
   it(`plays ${PLAY_SECONDS} s in hls.js low-latency mode without stalls, with a finite latency readout`, async () => {
     const page = await browser.newPage();

@@ -2,8 +2,7 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/index.ts";
-import { waitFor } from "../live-path/harness.ts";
-import { EDGE_ADMIN_TOKEN, startStack, type EdgeStack } from "./stack.ts";
+import { EDGE_ADMIN_TOKEN, edgeServesStream, startStack, type EdgeStack } from "./stack.ts";
 
 let stack: EdgeStack;
 
@@ -32,14 +31,7 @@ const originRequests = async (kind: string): Promise<number> => {
 beforeAll(async () => {
   stack = await startStack({ edges: 2 });
   // Wait until the edge serves a media playlist with a few parts.
-  await waitFor(
-    "the stream through the edge",
-    async () => {
-      const res = await fetch(`${stack.edgeUrl}/hls/it/180p/index.m3u8`);
-      return res.ok && parseMediaPlaylist(await res.text()).segments.length >= 2;
-    },
-    60_000,
-  );
+  await edgeServesStream(stack);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMediaPlaylist } from "../../shared/hls/index.ts";
 import { npmFfmpegPath } from "../../gpu-transcoder/ffmpeg/probe.ts";
-import { sleep, waitFor } from "../live-path/harness.ts";
-import { startStack, type EdgeStack } from "./stack.ts";
+import { sleep } from "../live-path/harness.ts";
+import { edgeServesStream, startStack, type EdgeStack } from "./stack.ts";
+import { runProcess } from "../support/run-process.ts";
 
 /**
  * The demo path on the ffmpeg `npm install` ships (@ffmpeg-installer/linux-x64, a 2018 static
@@ -15,27 +15,11 @@ const SKIPPED = bin ? "" : " (SKIPPED: the optional dependency @ffmpeg-installer
 
 let stack: EdgeStack;
 
-const run = (cmd: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
-  new Promise((resolve) => {
-    const p = spawn(cmd, args);
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    p.on("close", (code) => resolve({ code, out, err }));
-  });
 
 describe.skipIf(!bin)(`the demo path on the npm-shipped ffmpeg 4.x${SKIPPED}`, () => {
   beforeAll(async () => {
     stack = await startStack({ edges: 1, ffmpegPath: bin! });
-    await waitFor(
-      "the stream through the edge",
-      async () => {
-        const res = await fetch(`${stack.edgeUrl}/hls/it/180p/index.m3u8`);
-        return res.ok && parseMediaPlaylist(await res.text()).segments.length >= 2;
-      },
-      60_000,
-    );
+    await edgeServesStream(stack);
   }, 120_000);
 
   afterAll(async () => {
@@ -70,14 +54,14 @@ describe.skipIf(!bin)(`the demo path on the npm-shipped ffmpeg 4.x${SKIPPED}`, (
   });
 
   it("Debian's ffprobe reads the edge URL (both rungs, even sizes, audio) and ffmpeg decodes 6 s of it", async () => {
-    const probe = await run("ffprobe", ["-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height", "-of", "json", `${stack.edgeUrl}/hls/it/master.m3u8`]);
+    const probe = await runProcess("ffprobe", ["-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height", "-of", "json", `${stack.edgeUrl}/hls/it/master.m3u8`]);
     expect(probe.code, probe.err).toBe(0);
     const streams = (JSON.parse(probe.out) as { streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number }> }).streams;
     const video = streams.filter((s) => s.codec_type === "video").map((s) => `${s.codec_name} ${s.width}x${s.height}`);
     expect(new Set(video)).toEqual(new Set(["h264 320x180", "h264 160x90"]));
     expect(streams.some((s) => s.codec_type === "audio" && s.codec_name === "aac")).toBe(true);
 
-    const decode = await run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", `${stack.edgeUrl}/hls/it/master.m3u8`, "-map", "0:v:0", "-map", "0:a:0", "-t", "6", "-progress", "pipe:1", "-f", "null", "-"]);
+    const decode = await runProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", `${stack.edgeUrl}/hls/it/master.m3u8`, "-map", "0:v:0", "-map", "0:a:0", "-t", "6", "-progress", "pipe:1", "-f", "null", "-"]);
     expect(decode.code, decode.err).toBe(0);
     const outTimeUs = Math.max(0, ...[...decode.out.matchAll(/out_time_us=(\d+)/g)].map((m) => Number(m[1])));
     expect(outTimeUs).toBeGreaterThanOrEqual(5_900_000);

@@ -5,107 +5,24 @@
  * edge to authorise it, which starts the saga → status `live`; full-text search finds it and a
  * follower has the in-app notification (the Queue consumer runs inside `wrangler dev`); stop → `ended`.
  */
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createOrigin, type Origin } from "../../core-origin/app.ts";
-import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
-import { parseLadderSpec } from "../../shared/ladder.ts";
-import { exited, NODE_SECRET, publish, waitFor } from "../live-path/harness.ts";
-import { EDGE_ADMIN_TOKEN, freePort } from "./stack.ts";
+import { waitFor } from "../live-path/harness.ts";
+import { edgeApi, sagaStackForFile, signUp } from "../support/saga-stack.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-saga-e2e-0123456789";
 
-let origin: Origin;
-let node: TranscoderNode;
-let edge: EdgeProcess;
-let stateDir: string;
-let storageDir: string;
-let publisher: ChildProcess | null = null;
-let rtmpUrl = "";
+const stack = sagaStackForFile({ name: "saga", jwtSecret: JWT_SECRET });
 
-const api = async <T = Record<string, unknown>>(method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> => {
-  const res = await fetch(`${edge.url}${p}`, {
-    method,
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as T };
-};
-
-beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), "cascade-saga-"));
-  storageDir = mkdtempSync(path.join(tmpdir(), "cascade-saga-origin-"));
-  const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? "silent" });
-  origin = createOrigin({ host: "127.0.0.1", port: 0, nodeSecret: NODE_SECRET, storageDir, memorySegments: 8, playlistSegments: 15, logger });
-  const { port: originPort } = await origin.listen();
-  const edgePort = await freePort();
-  await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
-  edge = startEdgeProcess({
-    index: 1,
-    port: edgePort,
-    originUrl: `http://127.0.0.1:${originPort}`,
-    adminToken: EDGE_ADMIN_TOKEN,
-    stateDir,
-    root: ROOT,
-    secrets: { JWT_SECRET, NODE_SECRET },
-    vars: { EDGE_URLS: `http://127.0.0.1:${edgePort}`, SAGA_MONITOR_INTERVAL_S: "2", SAGA_WARMUP_TIMEOUT_S: "60" },
-  });
-  await edge.ready(90_000);
-  node = await createTranscoderNode({
-    nodeId: "saga-node",
-    rtmpHost: "127.0.0.1",
-    rtmpPort: 0,
-    controlHost: "127.0.0.1",
-    controlPort: 0,
-    origins: [`http://127.0.0.1:${originPort}`],
-    nodeSecret: NODE_SECRET,
-    streamKeys: null,
-    streamKeysFile: null,
-    controlPlaneUrl: edge.url,
-    slots: 2,
-    ladder: parseLadderSpec("180p:320x180@30:400:main"),
-    partTarget: 0.5,
-    segmentDuration: 2,
-    graceMs: 5_000,
-    minSpeed: 0,
-    slowPeriodMs: 600_000,
-    logger,
-  });
-  const { rtmpPort } = await node.listen();
-  rtmpUrl = `rtmp://127.0.0.1:${rtmpPort}/live`;
-  // The node registers with the control plane on its first heartbeat, right after listen().
-  await new Promise((r) => setTimeout(r, 2_000));
-}, 180_000);
-
-afterAll(async () => {
-  if (publisher && publisher.exitCode === null) {
-    publisher.kill("SIGTERM");
-    await exited(publisher);
-  }
-  await node?.close();
-  await edge?.stop();
-  await origin?.close();
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  if (storageDir) rmSync(storageDir, { recursive: true, force: true });
-});
+const api = edgeApi(() => stack.edge.url);
 
 describe("go-live saga end to end", () => {
   it("sign up, create a stream, publish with its key → live, found by search, follower notified; stop → ended", async () => {
     const username = `saga_${Date.now().toString(36)}`;
-    const signUp = await api<{ token: string }>("POST", "/api/v1/users", { username, password: "correct horse battery" });
-    expect(signUp.status).toBe(201);
-    const token = signUp.body.token;
+    const token = await signUp(api, username);
     // A second user follows the streamer before the go-live.
-    const fan = await api<{ token: string }>("POST", "/api/v1/users", { username: `fan_${Date.now().toString(36)}`, password: "correct horse battery" });
-    expect(fan.status).toBe(201);
-    expect((await api("PUT", `/api/v1/follows/${username}`, undefined, fan.body.token)).status).toBe(201);
+    const fanToken = await signUp(api, `fan_${Date.now().toString(36)}`);
+    expect((await api("PUT", `/api/v1/follows/${username}`, undefined, fanToken)).status).toBe(201);
     // A word only this run's title has, for the search.
     const word = `zephyr${Math.random().toString(36).slice(2, 8).replace(/[^a-z]/g, "q")}`;
     const created = await api<{ stream_id: string; stream_key: string; ingest_urls: { rtmp: string } }>("POST", "/api/v1/streams", { title: `Saga end to end ${word}`, category: "gaming" }, token);
@@ -113,14 +30,14 @@ describe("go-live saga end to end", () => {
     const id = created.body.stream_id;
     // The follower sits in the stream's chat before it goes live (token as subprotocol, as browsers do).
     const chatFrames: Array<Record<string, unknown>> = [];
-    const chat = new WebSocket(`${edge.url.replace(/^http/, "ws")}/api/v1/streams/${id}/chat`, ["cascade-chat", fan.body.token]);
+    const chat = new WebSocket(`${stack.edge.url.replace(/^http/, "ws")}/api/v1/streams/${id}/chat`, ["cascade-chat", fanToken]);
     chat.on("message", (data) => {
       const parsed = JSON.parse(String(data)) as Record<string, unknown> | Array<Record<string, unknown>>;
       chatFrames.push(...(Array.isArray(parsed) ? parsed : [parsed]));
     });
     await waitFor("chat welcome", async () => chatFrames.find((f) => f.event === "welcome") ?? null, 10_000);
     expect(chatFrames[0]).toMatchObject({ type: "system", event: "welcome", can_write: true, user: { badges: ["follower"] } });
-    publisher = publish(rtmpUrl, created.body.stream_key);
+    stack.publish(created.body.stream_key);
     const live = await waitFor(
       "status live",
       async () => {
@@ -139,14 +56,14 @@ describe("go-live saga end to end", () => {
     expect(found.body.streams[0]).toMatchObject({ status: "live", user: { username } });
     // The directory page (D1) lists it, and finds it with its search box.
     for (const page of ["/", `/?q=${word}`]) {
-      const html = await (await fetch(`${edge.url}${page}`)).text();
+      const html = await (await fetch(`${stack.edge.url}${page}`)).text();
       expect(html, page).toContain(`<a href="/watch/${id}"><span class="badge">LIVE</span><span class="entry"><span class="title">Saga end to end ${word}</span><span class="by">${username} · Gaming</span>`);
     }
     // The go_live fan-out: NOTIFY_QUEUE → this Worker's queue consumer → an in-app notification.
     const notified = await waitFor(
       "the follower's notification",
       async () => {
-        const r = await api<{ notifications: Array<{ type: string; stream_id: string; read: boolean }>; unread_count: number }>("GET", "/api/v1/notifications", undefined, fan.body.token);
+        const r = await api<{ notifications: Array<{ type: string; stream_id: string; read: boolean }>; unread_count: number }>("GET", "/api/v1/notifications", undefined, fanToken);
         return r.body.notifications?.find((n) => n.stream_id === id) ? r.body : null;
       },
       30_000,
@@ -169,6 +86,6 @@ describe("go-live saga end to end", () => {
     const events = await api<{ events: Array<{ event_type: string }> }>("GET", `/api/v1/streams/${id}/events`, undefined, token);
     expect(events.body.events.map((e) => e.event_type)).toEqual(expect.arrayContaining(["stream_started", "stream_ended"]));
     // The node ended the pipeline.
-    await waitFor("the pipeline ended", async () => !node.pipelines.has(id) || node.pipelines.get(id)!.state === "ended", 20_000);
+    await waitFor("the pipeline ended", async () => !stack.node.pipelines.has(id) || stack.node.pipelines.get(id)!.state === "ended", 20_000);
   }, 240_000);
 });

@@ -9,7 +9,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
-import { exited, publish, startStack as startLiveStack, STREAM_KEY, type LiveStack } from "../live-path/harness.ts";
+import { parseMediaPlaylist } from "../../shared/hls/index.ts";
+import { exited, publish, startStack as startLiveStack, STREAM_KEY, waitFor, type LiveStack } from "../live-path/harness.ts";
 
 export const EDGE_ADMIN_TOKEN = "edge-admin-token-e2e-0123456789";
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -71,3 +72,14 @@ export const startStack = async (opts: { edges?: number; publish?: boolean; grac
     },
   };
 };
+
+/** Resolves once the first edge serves the test stream's 180p playlist with two segments or more (60 s at most). */
+export const edgeServesStream = (stack: EdgeStack): Promise<unknown> =>
+  waitFor(
+    "the stream through the edge",
+    async () => {
+      const res = await fetch(`${stack.edgeUrl}/hls/it/180p/index.m3u8`);
+      return res.ok && parseMediaPlaylist(await res.text()).segments.length >= 2;
+    },
+    60_000,
+  );

@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMultivariantPlaylist } from "../../shared/hls/index.ts";
 import { validateMediaFragment } from "../../shared/mp4/index.ts";
+import { PUSH_HEADERS, pushPaths } from "../../shared/push-protocol.ts";
 import { isJpeg, jpegSize } from "../../shared/thumbnail.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
 import { exited, ffprobeFrames, getPlaylist, NODE_SECRET, publish, sleep, startStack, STREAM_KEY, waitFor, type LiveStack } from "./harness.ts";
@@ -197,9 +198,9 @@ describe("live path: RTMP → ladder → LL-HLS at the origin", () => {
     const before = (await getPlaylist(media("180p"))).text;
     const token = await signNodeToken(NODE_SECRET, "intruder");
     const last = parseInt(/seg(\d+)\.m4s\s*$/m.exec(before)?.[1] ?? "0", 10);
-    const res = await fetch(`${stack.originUrl}/ingest/v1/streams/it/renditions/180p/parts/${last + 1}/0`, {
+    const res = await fetch(`${stack.originUrl}${pushPaths.part("it", "180p", last + 1, 0)}`, {
       method: "PUT",
-      headers: { authorization: `Bearer ${token}`, "cascade-seq": "999999", "cascade-part-duration": "0.5" },
+      headers: { authorization: `Bearer ${token}`, [PUSH_HEADERS.seq]: "999999", [PUSH_HEADERS.partDuration]: "0.5" },
       body: "definitely not fMP4",
     });
     expect(res.status).toBe(400);

@@ -15,15 +15,15 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs"
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
+import type { TranscoderNode } from "../../gpu-transcoder/node.ts";
+import { applyEdgeMigrations, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { originArchivePath, segmentMetadataFromR2, type ArchiveListing, type ArchiveStatus } from "../../shared/archive-protocol.ts";
-import { parseLadderSpec } from "../../shared/ladder.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
 import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
 import { exited, NODE_SECRET, publish, sleep, waitFor } from "../live-path/harness.ts";
+import { edgeApi, signUp, startControlledNode, startSagaEdge, stopPublisher } from "../support/saga-stack.ts";
+import { listArchive } from "../support/archive-listing.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-recordings-e2e-0123456789";
@@ -130,49 +130,16 @@ beforeAll(async () => {
   archiveProxy = await startProxy(() => `http://127.0.0.1:${edgePort}`);
   origin = await startOriginProcess({ port: originPort, storageDir: path.join(dir, "store"), archiveUrl: archiveProxy.url, logFile: path.join(dir, "origin.log") });
   await migrated;
-  edge = startEdgeProcess({
-    index: 1,
-    port: edgePort,
-    originUrl: `http://127.0.0.1:${originPort}`,
-    adminToken: EDGE_ADMIN_TOKEN,
-    stateDir: dir,
-    root: ROOT,
-    secrets: { JWT_SECRET, NODE_SECRET },
-    vars: { EDGE_URLS: `http://127.0.0.1:${edgePort}`, SAGA_MONITOR_INTERVAL_S: "2", SAGA_WARMUP_TIMEOUT_S: "60" },
-  });
+  edge = startSagaEdge({ port: edgePort, originUrl: `http://127.0.0.1:${originPort}`, stateDir: dir, jwtSecret: JWT_SECRET });
   await edge.ready(90_000);
-  node = await createTranscoderNode({
-    nodeId: "rec-node",
-    rtmpHost: "127.0.0.1",
-    rtmpPort: 0,
-    controlHost: "127.0.0.1",
-    controlPort: 0,
-    origins: [pushProxy.url],
-    nodeSecret: NODE_SECRET,
-    streamKeys: null,
-    streamKeysFile: null,
-    controlPlaneUrl: edge.url,
-    slots: 2,
-    ladder: parseLadderSpec("180p:320x180@30:400:main"),
-    partTarget: 0.5,
-    segmentDuration: 2,
-    graceMs: 5_000,
-    minSpeed: 0,
-    slowPeriodMs: 600_000,
-    logger: pino({ level: process.env.CASCADE_TEST_LOG ?? "silent" }),
-  });
-  const { rtmpPort } = await node.listen();
-  rtmpUrl = `rtmp://127.0.0.1:${rtmpPort}/live`;
+  ({ node, rtmpUrl } = await startControlledNode({ nodeId: "rec-node", origins: [pushProxy.url], controlPlaneUrl: edge.url }));
   // The node registers with the control plane on its first heartbeat, right after listen().
   await waitFor("node registered", async () => (await fetch(`${edge.url}/healthz`)).ok, 5_000);
   await sleep(1_500);
 }, 150_000);
 
 afterAll(async () => {
-  if (publisher && publisher.exitCode === null) {
-    publisher.kill("SIGTERM");
-    await exited(publisher);
-  }
+  await stopPublisher(publisher);
   await node?.close();
   if (origin && origin.child.exitCode === null && origin.child.signalCode === null) {
     origin.child.kill("SIGTERM");
@@ -184,14 +151,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const api = async <T = Record<string, unknown>>(method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> => {
-  const res = await fetch(`${edge.url}${p}`, {
-    method,
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as T };
-};
+const api = edgeApi(() => edge.url);
 
 const archiveStatus = async (streamId: string): Promise<ArchiveStatus> => {
   const token = await signNodeToken(NODE_SECRET, "recordings-test");
@@ -200,20 +160,7 @@ const archiveStatus = async (streamId: string): Promise<ArchiveStatus> => {
   return (await res.json()) as ArchiveStatus;
 };
 
-const listR2 = async (recordingId: string): Promise<ArchiveListing> => {
-  const all: ArchiveListing["objects"] = [];
-  let cursor: string | null = null;
-  let recording: ArchiveListing["recording"] | null = null;
-  do {
-    const res: Response = await fetch(`${edge.url}/api/v1/edge/recordings/${recordingId}/objects${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`, { headers: { authorization: `Bearer ${EDGE_ADMIN_TOKEN}` } });
-    if (!res.ok) throw new Error(`listing: ${res.status} ${await res.text()}`);
-    const page = (await res.json()) as ArchiveListing;
-    recording = page.recording;
-    all.push(...page.objects);
-    cursor = page.cursor;
-  } while (cursor);
-  return { recording: recording!, objects: all, cursor: null };
-};
+const listR2 = (recordingId: string): Promise<ArchiveListing> => listArchive(edge.url, EDGE_ADMIN_TOKEN, recordingId);
 
 const metric = async (name: string): Promise<number> => {
   const text = await (await fetch(`http://127.0.0.1:${originPort}/metrics`)).text();
@@ -224,9 +171,8 @@ const metric = async (name: string): Promise<number> => {
 describe("recording: archive to R2 survives an origin crash", () => {
   it("kill -9 of core-origin mid-stream loses no segment it had acknowledged", async () => {
     const username = `rec_${Date.now().toString(36)}`;
-    const signUp = await api<{ token: string }>("POST", "/api/v1/users", { username, password: "correct horse battery" });
-    expect(signUp.status).toBe(201);
-    const created = await api<{ stream_id: string; stream_key: string }>("POST", "/api/v1/streams", { title: "Recorded and crashed", enable_recording: true }, signUp.body.token);
+    const token = await signUp(api, username);
+    const created = await api<{ stream_id: string; stream_key: string }>("POST", "/api/v1/streams", { title: "Recorded and crashed", enable_recording: true }, token);
     expect(created.status).toBe(201);
     const id = created.body.stream_id;
     publisher = publish(rtmpUrl, created.body.stream_key);

@@ -5,126 +5,32 @@
  * VOD; ffprobe reads `/vod/<recording>/master.m3u8` from the edge and its duration matches the
  * stream's within one segment; ffmpeg decodes it; Range requests work on its segments.
  */
-import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOrigin, type Origin } from "../../core-origin/app.ts";
-import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
+import { describe, expect, it } from "vitest";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/parse.ts";
-import { parseLadderSpec } from "../../shared/ladder.ts";
-import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
-import { exited, NODE_SECRET, publish, sleep, waitFor } from "../live-path/harness.ts";
+import { sleep, waitFor } from "../live-path/harness.ts";
+import { edgeApi, sagaStackForFile, signUp } from "../support/saga-stack.ts";
+import { runProcess } from "../support/run-process.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-vod-e2e-0123456789";
 const SEGMENT_S = 2;
 const PUBLISH_S = 12;
 
-let origin: Origin;
-let node: TranscoderNode;
-let edge: EdgeProcess;
-let stateDir: string;
-let storageDir: string;
-let originUrl = "";
-let publisher: ChildProcess | null = null;
-let rtmpUrl = "";
+const stack = sagaStackForFile({ name: "vod", jwtSecret: JWT_SECRET, archive: true, edgeVars: { RECORDING_ARCHIVE_WAIT_S: "60" }, segmentDuration: SEGMENT_S });
 
-const api = async <T = Record<string, unknown>>(method: string, p: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> => {
-  const res = await fetch(`${edge.url}${p}`, {
-    method,
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as T };
-};
+const api = edgeApi(() => stack.edge.url);
 
-const run = (cmd: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
-  new Promise((resolve) => {
-    const p = spawn(cmd, args);
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    p.on("close", (code) => resolve({ code, out, err }));
-  });
 
 /** Seconds of a media playlist (sum of EXTINF). */
 const playlistSeconds = (text: string): number => parseMediaPlaylist(text).segments.reduce((a, s) => a + (s.duration ?? 0), 0);
 
-beforeAll(async () => {
-  stateDir = mkdtempSync(path.join(tmpdir(), "cascade-vod-"));
-  storageDir = mkdtempSync(path.join(tmpdir(), "cascade-vod-origin-"));
-  const logger = pino({ level: process.env.CASCADE_TEST_LOG ?? "silent" });
-  const edgePort = await freePort();
-  // The origin archives recordings to the edge, which writes them into its (miniflare) R2.
-  origin = createOrigin({ host: "127.0.0.1", port: 0, nodeSecret: NODE_SECRET, storageDir, memorySegments: 8, playlistSegments: 15, archiveUrl: `http://127.0.0.1:${edgePort}`, logger });
-  const { port: originPort } = await origin.listen();
-  originUrl = `http://127.0.0.1:${originPort}`;
-  await applyEdgeMigrations({ index: 1, stateDir, root: ROOT });
-  edge = startEdgeProcess({
-    index: 1,
-    port: edgePort,
-    originUrl,
-    adminToken: EDGE_ADMIN_TOKEN,
-    stateDir,
-    root: ROOT,
-    secrets: { JWT_SECRET, NODE_SECRET },
-    vars: { EDGE_URLS: `http://127.0.0.1:${edgePort}`, SAGA_MONITOR_INTERVAL_S: "2", SAGA_WARMUP_TIMEOUT_S: "60", RECORDING_ARCHIVE_WAIT_S: "60" },
-  });
-  await edge.ready(90_000);
-  node = await createTranscoderNode({
-    nodeId: "vod-node",
-    rtmpHost: "127.0.0.1",
-    rtmpPort: 0,
-    controlHost: "127.0.0.1",
-    controlPort: 0,
-    origins: [originUrl],
-    nodeSecret: NODE_SECRET,
-    streamKeys: null,
-    streamKeysFile: null,
-    controlPlaneUrl: edge.url,
-    slots: 2,
-    ladder: parseLadderSpec("180p:320x180@30:400:main"),
-    partTarget: 0.5,
-    segmentDuration: SEGMENT_S,
-    graceMs: 5_000,
-    minSpeed: 0,
-    slowPeriodMs: 600_000,
-    logger,
-  });
-  const { rtmpPort } = await node.listen();
-  rtmpUrl = `rtmp://127.0.0.1:${rtmpPort}/live`;
-  // The node registers with the control plane on its first heartbeat, right after listen().
-  await sleep(2_000);
-}, 180_000);
-
-afterAll(async () => {
-  if (publisher && publisher.exitCode === null) {
-    publisher.kill("SIGTERM");
-    await exited(publisher);
-  }
-  await node?.close();
-  await edge?.stop();
-  await origin?.close();
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  if (storageDir) rmSync(storageDir, { recursive: true, force: true });
-});
-
 describe("recording → VOD end to end", () => {
   it("a recorded stream, stopped through the API, becomes a VOD at the edge whose duration matches the stream's within one segment", async () => {
     const username = `vod_${Date.now().toString(36)}`;
-    const signUp = await api<{ token: string }>("POST", "/api/v1/users", { username, password: "correct horse battery" });
-    expect(signUp.status).toBe(201);
-    const token = signUp.body.token;
+    const token = await signUp(api, username);
     const created = await api<{ stream_id: string; stream_key: string }>("POST", "/api/v1/streams", { title: "VOD end to end", enable_recording: true }, token);
     expect(created.status).toBe(201);
     const id = created.body.stream_id;
-    publisher = publish(rtmpUrl, created.body.stream_key);
+    stack.publish(created.body.stream_key);
     await waitFor("status live", async () => (await api<{ status: string }>("GET", `/api/v1/streams/${id}`)).body.status === "live", 90_000);
     // The owner sees the recording being made; the public does not yet.
     const during = await api<{ recordings: Array<{ recording_id: string; status: string }> }>("GET", `/api/v1/streams/${id}/recordings`, undefined, token);
@@ -135,12 +41,12 @@ describe("recording → VOD end to end", () => {
 
     expect((await api("POST", `/api/v1/streams/${id}/stop`, undefined, token)).status).toBe(200);
     // The stream's duration: its live media playlist (the DVR window holds all of it) once ENDLIST is there.
-    const master = await (await fetch(`${originUrl}/live/${id}/master.m3u8`)).text();
+    const master = await (await fetch(`${stack.originUrl}/live/${id}/master.m3u8`)).text();
     const variant = parseMultivariantPlaylist(master).variants[0]!.uri;
     const live = await waitFor(
       "ENDLIST at the origin",
       async () => {
-        const text = await (await fetch(`${originUrl}/live/${id}/${variant}`)).text();
+        const text = await (await fetch(`${stack.originUrl}/live/${id}/${variant}`)).text();
         return text.includes("#EXT-X-ENDLIST") ? text : null;
       },
       30_000,
@@ -160,13 +66,13 @@ describe("recording → VOD end to end", () => {
     expect(Math.abs(ready.duration_s - streamSeconds)).toBeLessThanOrEqual(SEGMENT_S);
 
     // ffprobe reads the VOD from the edge: its duration is the stream's within one segment.
-    const vodUrl = `${edge.url}${ready.vod_url}`;
-    const probe = await run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "json", vodUrl]);
+    const vodUrl = `${stack.edge.url}${ready.vod_url}`;
+    const probe = await runProcess("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "json", vodUrl]);
     expect(probe.code, probe.err).toBe(0);
     const probed = Number((JSON.parse(probe.out) as { format: { duration: string } }).format.duration);
     expect(Math.abs(probed - streamSeconds), `ffprobe ${probed} s vs stream ${streamSeconds} s`).toBeLessThanOrEqual(SEGMENT_S);
     // It plays: ffmpeg decodes video and audio to the end without an error.
-    const decode = await run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", vodUrl, "-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"]);
+    const decode = await runProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", vodUrl, "-map", "0:v:0", "-map", "0:a:0", "-f", "null", "-"]);
     expect(decode.code, decode.err).toBe(0);
     expect(decode.err.trim()).toBe("");
 
@@ -182,7 +88,7 @@ describe("recording → VOD end to end", () => {
     expect(ranged.headers.get("content-range")).toMatch(/^bytes 0-7\/\d+$/);
     expect(new Uint8Array(await ranged.arrayBuffer()).byteLength).toBe(8);
     // The poster: the stream's last thumbnail.
-    const poster = await fetch(`${edge.url}${ready.poster_url}`);
+    const poster = await fetch(`${stack.edge.url}${ready.poster_url}`);
     expect(poster.status).toBe(200);
     expect(poster.headers.get("content-type")).toBe("image/jpeg");
   }, 300_000);

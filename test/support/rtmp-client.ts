@@ -4,9 +4,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import { decodeAmf0Values, encodeAmf0Values, type Amf0Value } from "./amf0.ts";
-import { ChunkParser, type RtmpMessage } from "./chunk-parser.ts";
-import { ChunkWriter, MSG } from "./chunk-writer.ts";
+import { decodeAmf0Values, encodeAmf0Values, type Amf0Value } from "../../gpu-transcoder/ingest/amf0.ts";
+import { ChunkParser, type RtmpMessage } from "../../gpu-transcoder/ingest/chunk-parser.ts";
+import { ChunkWriter, MSG } from "../../gpu-transcoder/ingest/chunk-writer.ts";
 
 export interface ReceivedCommand {
   name: string;

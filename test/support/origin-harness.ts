@@ -8,13 +8,14 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { parseMediaPlaylist, type ParsedMediaPlaylist } from "../shared/hls/index.ts";
-import { box, be, concat, fullBox, topLevel } from "../shared/mp4/ffmpeg-fixtures.test-helper.ts";
-import { parseFragment, parseInitSegment, trackDefaults } from "../shared/mp4/index.ts";
-import { PUSH_HEADERS as H, pushPaths, type StreamManifest } from "../shared/push-protocol.ts";
-import { signNodeToken } from "../shared/tokens.ts";
-import { createOrigin, type Origin } from "./app.ts";
-import { LocalDirStorage } from "./store/storage-driver.ts";
+import { afterEach, beforeEach } from "vitest";
+import { parseMediaPlaylist, type ParsedMediaPlaylist } from "../../shared/hls/index.ts";
+import { box, be, concat, fullBox, topLevel } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
+import { parseFragment, parseInitSegment, trackDefaults } from "../../shared/mp4/index.ts";
+import { PUSH_HEADERS as H, pushPaths, type StreamManifest } from "../../shared/push-protocol.ts";
+import { signNodeToken } from "../../shared/tokens.ts";
+import { createOrigin, type Origin } from "../../core-origin/app.ts";
+import { LocalDirStorage } from "../../core-origin/store/storage-driver.ts";
 
 export const NODE_SECRET = "core-origin-unit-test-secret-0123";
 
@@ -166,6 +167,28 @@ export const startOrigin = async (o: { memorySegments?: number; playlistSegments
       await rm(base, { recursive: true, force: true });
     },
   };
+};
+
+/**
+ * A fresh origin and a pusher for `streamId` around every test of the file: started (and, with
+ * `announce`, given the manifest) before each test, closed after it; `use` hands both to the file's
+ * variables. A file's own later afterEach runs before this close (vitest runs after-hooks as a stack).
+ */
+export const originPerTest = (
+  streamId: string,
+  o: { manifest?: StreamManifest; announce?: boolean },
+  use: (t: TestOrigin, p: Pusher) => void,
+): void => {
+  let t: TestOrigin | null = null;
+  beforeEach(async () => {
+    t = await startOrigin();
+    const p = new Pusher(t, streamId, o.manifest);
+    use(t, p);
+    if (o.announce ?? true) await p.announce();
+  });
+  afterEach(async () => {
+    await t?.close();
+  });
 };
 
 export interface PartOptions {
