@@ -1,3 +1,5 @@
+import type { PageData } from "./client/page-data.ts";
+import { pageDataIsland } from "./client-scripts.ts";
 import { escapeHtml, htmlDocument } from "./html.ts";
 
 /**
@@ -57,9 +59,19 @@ const STYLE = `
   [hidden] { display: none !important; }
 `;
 
-/** The page around `body`, with the shared style and `script` (both nonce'd). */
-export const appPage = (title: string, body: string, script: string, nonce: string): string =>
-  htmlDocument({ title, style: STYLE, body, nonce, head: '\n<meta name="referrer" content="no-referrer">', bodyEnd: `\n<script nonce="${escapeHtml(nonce)}">${script}</script>` });
+/**
+ * The page around `body`, with the shared style and `script` (both nonce'd), and the data island the
+ * script reads (`data` beside the session key).
+ */
+export const appPage = (title: string, body: string, script: string, nonce: string, data: Omit<PageData, "sessionKey"> = {}): string =>
+  htmlDocument({
+    title,
+    style: STYLE,
+    body,
+    nonce,
+    head: '\n<meta name="referrer" content="no-referrer">',
+    bodyEnd: `\n${pageDataIsland({ ...data, sessionKey: SESSION_STORAGE_KEY })}\n<script nonce="${escapeHtml(nonce)}">${script}</script>`,
+  });
 
 /**
  * Helpers every page script starts with: `$`, the session in localStorage, and `api(method, path,

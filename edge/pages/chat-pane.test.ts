@@ -1,10 +1,20 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
-import { MAX_MESSAGE_CHARS } from "../chat/protocol.ts";
-import { chatPaneMarkup, chatPaneScript, HEARTBEAT_INTERVAL_S } from "./chat-pane.ts";
+import { HISTORY_ON_JOIN, MAX_MESSAGE_CHARS } from "../chat/protocol.ts";
+import { BUFFER_S_MAX, ERRORS_MAX, LATENCY_MS_MAX } from "../analytics/player-stats.ts";
+import { CHAT_MAX_MESSAGES, chatPaneMarkup, HEARTBEAT_INTERVAL_S, TIMEOUT_CHOICES } from "./chat-pane.ts";
+import type { WatchPageData } from "./client/page-data.ts";
+import { CHAT_SCRIPT } from "./client-scripts.ts";
 import { contentSecurityPolicy } from "./html.ts";
 import { watchPage } from "./watch-page.ts";
+
+/** The page's JSON data island, as the browser scripts read it. */
+const pageData = (html: string): WatchPageData => {
+  const islands = [...html.matchAll(/<script type="application\/json" id="page-data">(.*?)<\/script>/gs)];
+  expect(islands).toHaveLength(1);
+  return JSON.parse(islands[0]![1]!) as WatchPageData;
+};
 
 const edgeEnv = env as unknown as Env;
 
@@ -56,17 +66,31 @@ describe("watch page: chat pane and viewer count", () => {
     const csp = res.headers.get("content-security-policy")!;
     const nonce = /'nonce-([^']+)'/.exec(csp)![1]!;
     const scripts = [...text.matchAll(/<script( [^>]*)?>/g)].map((m) => m[1] ?? "");
-    // hls.js from this origin, then the player and the chat, both nonce'd.
-    expect(scripts).toEqual([expect.stringMatching(/^ src="\/assets\/hls-/), ` nonce="${nonce}"`, ` nonce="${nonce}"`]);
+    // The data island (never run), hls.js from this origin, then the player and the chat, both nonce'd.
+    expect(scripts).toEqual([' type="application/json" id="page-data"', expect.stringMatching(/^ src="\/assets\/hls-/), ` nonce="${nonce}"`, ` nonce="${nonce}"`]);
     const chat = text.slice(text.lastIndexOf(`<script nonce="${nonce}">`));
-    expect(chat).toContain('})("demo", null);');
+    expect(chat).toContain(CHAT_SCRIPT);
+    expect(pageData(text)).toMatchObject({
+      streamId: "demo",
+      chat: {
+        playbackToken: null,
+        maxChars: MAX_MESSAGE_CHARS,
+        historyOnJoin: HISTORY_ON_JOIN,
+        maxMessages: CHAT_MAX_MESSAGES,
+        heartbeatMs: HEARTBEAT_INTERVAL_S * 1000,
+        timeouts: [...TIMEOUT_CHOICES],
+        latencyMsMax: LATENCY_MS_MAX,
+        bufferSMax: BUFFER_S_MAX,
+        errorsMax: ERRORS_MAX,
+      },
+    });
     expect(chat).toContain('new WebSocket(url, session ? ["cascade-chat", session.token] : ["cascade-chat"])');
     expect(chat).toContain('"/api/v1/streams/" + encodeURIComponent(STREAM_ID)');
     expect(chat).toContain('BASE + "/chat/messages?limit=50&before="');
     expect(chat).toContain('BASE + "/chat/emotes"');
     expect(chat).toContain('BASE + "/chat/moderators/"');
     expect(chat).toContain('withAccess(BASE + "/heartbeat"), playerFigures({ session_id: viewerSessionId() })');
-    expect(chat).toContain(`var HEARTBEAT_MS = ${HEARTBEAT_INTERVAL_S * 1000};`);
+    expect(chat).toContain("var HEARTBEAT_MS = CONFIG.heartbeatMs;");
     // A socket message may be one frame or an array of frames.
     expect(chat).toContain("Array.isArray(data) ? data : [data]");
     for (const type of ["message", "delete", "timeout", "ban", "clear", "slow_mode", "viewer_count", "error"]) expect(chat).toContain(`case "${type}":`);
@@ -102,14 +126,15 @@ describe("watch page: chat pane and viewer count", () => {
     expect(directives(contentSecurityPolicy())["img-src"]).toEqual(["'self'", "data:"]);
   });
 
-  it("escapes the stream id in the pane's markup and script", () => {
+  it("escapes the stream id in the pane's markup and the page's data", () => {
     const evil = `x"></a><script>alert(1)</script>`;
     const markup = chatPaneMarkup(evil);
     expect(markup).not.toContain("<script>");
     expect(markup).toContain('href="/login?next=%2Fwatch%2Fx%22%3E%3C%2Fa%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E"');
-    const script = chatPaneScript(evil);
-    expect(script).not.toContain("</script>");
-    expect(script.endsWith(String.raw`})("x\"\u003e\u003c/a\u003e\u003cscript\u003ealert(1)\u003c/script\u003e", null);`)).toBe(true);
-    expect(watchPage(evil)).not.toContain("<script>alert(1)");
+    const html = watchPage(evil, { playback: { kind: "signed", src: "/hls/x/master.m3u8?token=t", token: "</script><script>alert(2)" } });
+    expect(html).not.toContain("<script>alert(1)");
+    expect(html).not.toContain("<script>alert(2)");
+    expect(html).toContain(String.raw`"streamId":"x\"\u003e\u003c/a\u003e\u003cscript\u003ealert(1)\u003c/script\u003e"`);
+    expect(pageData(html)).toMatchObject({ streamId: evil, chat: { playbackToken: "</script><script>alert(2)" } });
   });
 });

@@ -224,8 +224,9 @@ describe("sign-up/login and creator pages", () => {
       const nonce = /'nonce-([^']+)'/.exec(csp)![1]!;
       expect(html).toContain(`<script nonce="${nonce}">`);
       expect(html).toContain(`<style nonce="${nonce}">`);
-      // Exactly one script, the nonce'd one; no inline handlers, nothing from elsewhere.
-      expect(html.match(/<script/g)).toHaveLength(1);
+      // One script runs, the nonce'd one, after the page's data island (JSON, never run); no inline
+      // handlers, nothing from elsewhere.
+      expect([...html.matchAll(/<script( [^>]*)?>/g)].map((m) => m[1])).toEqual([' type="application/json" id="page-data"', ` nonce="${nonce}"`]);
       expect(html).not.toMatch(/\son[a-z]+=/i);
       expect(html).not.toMatch(/https?:\/\//);
       expect(html).not.toContain("innerHTML");

@@ -7,6 +7,16 @@ import { HLS_JS_PATH, HLS_JS_VERSION } from "./hls-asset.ts";
 import { escapeHtml, scriptJson } from "./html.ts";
 import { fetchLiveStreams, parseLiveStreams } from "./live-streams.ts";
 import { watchPage } from "./watch-page.ts";
+import { SESSION_STORAGE_KEY } from "./app-shell.ts";
+import type { WatchPageData } from "./client/page-data.ts";
+import { PLAYER_SCRIPT } from "./client-scripts.ts";
+
+/** The page's JSON data island, as the browser scripts read it. */
+const pageData = (html: string): WatchPageData => {
+  const islands = [...html.matchAll(/<script type="application\/json" id="page-data">(.*?)<\/script>/gs)];
+  expect(islands).toHaveLength(1);
+  return JSON.parse(islands[0]![1]!) as WatchPageData;
+};
 
 const edgeEnv = env as unknown as Env;
 
@@ -61,7 +71,9 @@ describe("watch page", () => {
     expect(text).toContain(`<script src="${HLS_JS_PATH}"></script>`);
     expect(text).toContain("lowLatencyMode: true");
     expect(text).toContain('"/hls/" + encodeURIComponent(STREAM_ID) + "/master.m3u8"');
-    expect(text).toContain('})("demo", null);');
+    // The stream and how to play it travel as data (the island), the script is the same for every page.
+    expect(pageData(text)).toMatchObject({ sessionKey: SESSION_STORAGE_KEY, streamId: "demo", playback: { src: null, gate: null, askOwner: false } });
+    expect(text).toContain(PLAYER_SCRIPT);
     expect(text).toContain('id="latency"');
     expect(text).toContain('id="quality"');
     // DVR: a Go live button (hidden until the viewer is behind) and no automatic catch-up while rewound.
@@ -91,12 +103,14 @@ describe("watch page", () => {
     }
   });
 
-  it("escapes the stream id in markup and in the script", () => {
+  it("escapes the stream id in markup and in the data island", () => {
     // Ids are validated before they get here; the generator escapes anyway.
-    const html = watchPage(`x</script><script>alert(1)</script>"'&`);
+    const evil = `x</script><script>alert(1)</script>"'&`;
+    const html = watchPage(evil);
     expect(html).not.toContain("</script><script>alert(1)");
     expect(html).toContain("<h1>x&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;</h1>");
-    expect(html).toContain(String.raw`})("x\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e\"'\u0026", null);`);
+    expect(html).toContain(String.raw`"streamId":"x\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e\"'\u0026"`);
+    expect(pageData(html).streamId).toBe(evil);
     expect(scriptJson("\u2028<!--")).toBe(String.raw`"\u2028\u003c!--"`);
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   });

@@ -1,0 +1,25 @@
+import chat from "./client/chat.js";
+import login from "./client/login.js";
+import player from "./client/player.js";
+import prelude from "./client/prelude.js";
+import { scriptJson } from "./html.ts";
+import type { PageData } from "./client/page-data.ts";
+
+/**
+ * The pages' browser code (edge/pages/client/*.js: checked JavaScript, shipped as written, bundled
+ * as text by wrangler.toml's Text rule). Each page script runs after the prelude in one function, so
+ * the two share names and nothing leaks onto `window`. The scripts are the same for every request:
+ * what differs (stream id, playback URL, limits) travels in the page's data island.
+ */
+const withPrelude = (source: string): string => `(function () {\n${prelude}\n${source}\n})();\n`;
+
+export const PLAYER_SCRIPT = withPrelude(player);
+export const CHAT_SCRIPT = withPrelude(chat);
+export const LOGIN_SCRIPT = withPrelude(login);
+
+/**
+ * The JSON data island the prelude reads as `PAGE`: a `<script>` the browser never runs (type
+ * application/json, so the CSP has nothing to allow), its text escaped by scriptJson so no value can
+ * end the element.
+ */
+export const pageDataIsland = (data: PageData): string => `<script type="application/json" id="page-data">${scriptJson(data)}</script>`;
