@@ -4,7 +4,7 @@ import { escapeHtml, htmlDocument } from "./html.ts";
 
 /**
  * The frame of the client-side pages (`/login`, `/creator`): markup with no data in it, one nonce'd
- * style and one nonce'd script. The scripts call the JSON API with the bearer token from localStorage
+ * style, the page's data island and one nonce'd script (client/*.js, see client-scripts.ts). The scripts call the JSON API with the bearer token from localStorage
  * and write what they get with textContent only (never innerHTML), so nothing from the API is parsed
  * as markup.
  */
@@ -63,7 +63,7 @@ const STYLE = `
  * The page around `body`, with the shared style and `script` (both nonce'd), and the data island the
  * script reads (`data` beside the session key).
  */
-export const appPage = (title: string, body: string, script: string, nonce: string, data: Omit<PageData, "sessionKey"> = {}): string =>
+export const appPage = <D extends PageData = PageData>(title: string, body: string, script: string, nonce: string, data: Omit<D, "sessionKey">): string =>
   htmlDocument({
     title,
     style: STYLE,
@@ -73,57 +73,3 @@ export const appPage = (title: string, body: string, script: string, nonce: stri
     bodyEnd: `\n${pageDataIsland({ ...data, sessionKey: SESSION_STORAGE_KEY })}\n<script nonce="${escapeHtml(nonce)}">${script}</script>`,
   });
 
-/**
- * Helpers every page script starts with: `$`, the session in localStorage, and `api(method, path,
- * body)` → `{ status, body }` with the bearer token (a 401 clears the session). `describeError`
- * turns the API's `{error, fields}` into one line per field.
- */
-export const CLIENT_PRELUDE = String.raw`
-  "use strict";
-  var SESSION_KEY = ${JSON.stringify(SESSION_STORAGE_KEY)};
-  var $ = function (id) { return document.getElementById(id); };
-
-  function loadSession() {
-    try {
-      var s = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
-      if (!s || typeof s.token !== "string") return null;
-      if (s.expires_at && Date.parse(s.expires_at) <= Date.now()) { localStorage.removeItem(SESSION_KEY); return null; }
-      return s;
-    } catch (e) { return null; }
-  }
-  function saveSession(s) { localStorage.setItem(SESSION_KEY, JSON.stringify(s)); }
-  function clearSession() { localStorage.removeItem(SESSION_KEY); }
-
-  function api(method, path, body) {
-    var headers = { accept: "application/json" };
-    var session = loadSession();
-    if (session) headers.authorization = "Bearer " + session.token;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", cache: "no-store" })
-      .then(function (res) {
-        return res.text().then(function (text) {
-          var parsed = null;
-          try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
-          if (res.status === 401 && session) clearSession();
-          return { status: res.status, body: parsed };
-        });
-      });
-  }
-
-  function describeError(r) {
-    var b = r.body || {};
-    var lines = [b.error || ("request failed (" + r.status + ")")];
-    if (b.fields && typeof b.fields === "object") {
-      Object.keys(b.fields).forEach(function (k) { lines.push(k + ": " + b.fields[k]); });
-    }
-    if (r.status === 429 && b.retry_after) lines.push("try again in " + b.retry_after + " s");
-    return lines.join("\n");
-  }
-
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    if (attrs) Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    return e;
-  }
-`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { CHAT_SCRIPT, LOGIN_SCRIPT, pageDataIsland, PLAYER_SCRIPT } from "./client-scripts.ts";
+import { CHAT_SCRIPT, CREATOR_SCRIPT, DIRECTORY_RELOAD_SCRIPT, LOGIN_SCRIPT, pageDataIsland, PLAYER_SCRIPT } from "./client-scripts.ts";
 
-const SCRIPTS = { PLAYER_SCRIPT, CHAT_SCRIPT, LOGIN_SCRIPT };
+const SCRIPTS = { PLAYER_SCRIPT, CHAT_SCRIPT, LOGIN_SCRIPT, CREATOR_SCRIPT };
 
 describe("the pages' browser scripts", () => {
   it("are the client files as written, each in one strict function after the prelude", () => {
@@ -13,11 +13,12 @@ describe("the pages' browser scripts", () => {
     expect(PLAYER_SCRIPT).toContain("window.cascadePlayer = player;");
     expect(CHAT_SCRIPT).toContain("window.cascadeChat = chat;");
     expect(LOGIN_SCRIPT).toContain('wire("login", "/api/v1/sessions", 200);');
+    expect(CREATOR_SCRIPT).toContain("var SAGA_POLL_MS = DATA.sagaPollMs;");
   });
 
   it("can be inlined: nothing in them ends or changes the script element", () => {
     // The HTML parser ends an inline script at `</script` and treats `<!--` + `<script` specially.
-    for (const [name, script] of Object.entries(SCRIPTS)) expect(script, name).not.toMatch(/<\/script|<!--|<script/i);
+    for (const [name, script] of Object.entries({ ...SCRIPTS, DIRECTORY_RELOAD_SCRIPT })) expect(script, name).not.toMatch(/<\/script|<!--|<script/i);
   });
 
   it("get their data from a JSON island the browser never runs, escaped so no value ends it", () => {

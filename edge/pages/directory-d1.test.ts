@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { apiClient, setStreamState, testEnv } from "../../test/support/edge/api-client.ts";
 import { DIRECTORY_PAGE_SIZE } from "./directory-data.ts";
-import { directoryHref } from "./directory-page.ts";
+import { DIRECTORY_DB_REFRESH_S, directoryHref } from "./directory-page.ts";
+import { DIRECTORY_RELOAD_SCRIPT } from "./client-scripts.ts";
 import { SESSION_STORAGE_KEY } from "./app-shell.ts";
 
 /** The origin's `/live/streams` as the D1 directory's fake upstream sees it. */
@@ -83,7 +84,8 @@ describe("directory from D1", () => {
     expect(html).toMatch(/<a href="\/\?category=sports">Sports<span class="n">\d+<\/span><\/a>/);
     expect(html).toContain('<a href="/" aria-current="true">All</a>');
     const nonce = /'nonce-([^']+)'/.exec(csp)![1]!;
-    expect(html).toContain(`<script nonce="${nonce}">`);
+    expect(html).toContain(`<script nonce="${nonce}">${DIRECTORY_RELOAD_SCRIPT}</script>`);
+    expect(html).toContain(`<script type="application/json" id="page-data">{"reloadMs":${DIRECTORY_DB_REFRESH_S * 1000}}</script>`);
     expect(html).toContain(`<style nonce="${nonce}">`);
     expect(html).not.toContain('http-equiv="refresh"');
     expect(html).toContain('<a href="/login">');

@@ -1,3 +1,4 @@
+import { DIRECTORY_RELOAD_SCRIPT, pageDataIsland } from "./client-scripts.ts";
 import type { DirectoryData } from "./directory-data.ts";
 import { escapeHtml, htmlDocument } from "./html.ts";
 import type { LiveStreamEntry, LiveStreamsResult } from "./live-streams.ts";
@@ -5,8 +6,9 @@ import type { LiveStreamEntry, LiveStreamsResult } from "./live-streams.ts";
 /** Seconds between automatic reloads of the directory (a meta refresh: no script on this page). */
 export const DIRECTORY_REFRESH_S = 10;
 /**
- * Seconds between reloads of the D1 directory: a small nonce'd script, which skips the reload while
- * someone is typing in the search box (a meta refresh would throw their input away).
+ * Seconds between reloads of the D1 directory: a small nonce'd script (client/directory-reload.js),
+ * which skips the reload while someone is typing in the search box (a meta refresh would throw their
+ * input away).
  */
 export const DIRECTORY_DB_REFRESH_S = 15;
 
@@ -56,21 +58,9 @@ const STYLE = `
 
 const page = (title: string, body: string, nonce?: string, refresh: "meta" | "script" = "meta"): string => {
   const meta = refresh === "meta" ? `\n<meta http-equiv="refresh" content="${DIRECTORY_REFRESH_S}">` : "";
-  const script = refresh === "script" && nonce ? `\n<script nonce="${escapeHtml(nonce)}">${RELOAD_SCRIPT}</script>` : "";
+  const script = refresh === "script" && nonce ? `\n${pageDataIsland({ reloadMs: DIRECTORY_DB_REFRESH_S * 1000 })}\n<script nonce="${escapeHtml(nonce)}">${DIRECTORY_RELOAD_SCRIPT}</script>` : "";
   return htmlDocument({ title, style: STYLE, body, nonce, head: meta, bodyEnd: script });
 };
-
-/** Reloads the D1 directory every DIRECTORY_DB_REFRESH_S, unless the tab is hidden or the search box is in use. */
-const RELOAD_SCRIPT = `(function () {
-  "use strict";
-  var q = document.getElementById("q");
-  var initial = q ? q.value : "";
-  setInterval(function () {
-    if (document.hidden) return;
-    if (q && (document.activeElement === q || q.value !== initial)) return;
-    location.reload();
-  }, ${DIRECTORY_DB_REFRESH_S * 1000});
-})();`;
 
 /** `/?q=…&category=…&cursor=…` with the empty parts left out. */
 export const directoryHref = (p: { q?: string; category?: string | null; cursor?: string | null }): string => {

@@ -33,4 +33,4 @@ const BODY = `<nav class="top"><a href="/">Directory</a><a href="/creator">Creat
 </form>
 </div>`;
 
-export const loginPage = (options: { nonce: string }): string => appPage("Sign up or log in · Cascade", BODY, LOGIN_SCRIPT, options.nonce);
+export const loginPage = (options: { nonce: string }): string => appPage("Sign up or log in · Cascade", BODY, LOGIN_SCRIPT, options.nonce, {});

@@ -50,3 +50,8 @@ export interface CreatorPageData extends PageData {
   sagaPollMs: number;
   streamsPollMs: number;
 }
+
+/** The D1 directory (its reload script runs without the prelude: no session). */
+export interface DirectoryPageData {
+  reloadMs: number;
+}
