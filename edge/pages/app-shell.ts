@@ -1,6 +1,5 @@
 import type { PageData } from "./client/page-data.ts";
-import { pageDataIsland } from "./client-scripts.ts";
-import { escapeHtml, htmlDocument } from "./html.ts";
+import { escapeHtml, htmlDocument, pageDataIsland } from "./html.ts";
 
 /**
  * The frame of the client-side pages (`/login`, `/creator`): markup with no data in it, one nonce'd

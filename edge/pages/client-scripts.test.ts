@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CHAT_SCRIPT, CREATOR_SCRIPT, DIRECTORY_RELOAD_SCRIPT, LOGIN_SCRIPT, pageDataIsland, PLAYER_SCRIPT } from "./client-scripts.ts";
+import { CHAT_SCRIPT, CREATOR_SCRIPT, DIRECTORY_RELOAD_SCRIPT, LOGIN_SCRIPT, PLAYER_SCRIPT } from "./client-scripts.ts";
+import { pageDataIsland } from "./html.ts";
 
 const SCRIPTS = { PLAYER_SCRIPT, CHAT_SCRIPT, LOGIN_SCRIPT, CREATOR_SCRIPT };
 

@@ -4,8 +4,6 @@ import directoryReload from "./client/directory-reload.js";
 import login from "./client/login.js";
 import player from "./client/player.js";
 import prelude from "./client/prelude.js";
-import { scriptJson } from "./html.ts";
-import type { DirectoryPageData, PageData } from "./client/page-data.ts";
 
 /**
  * The pages' browser code (edge/pages/client/*.js: checked JavaScript, shipped as written, bundled
@@ -21,10 +19,3 @@ export const LOGIN_SCRIPT = withPrelude(login);
 export const CREATOR_SCRIPT = withPrelude(creator);
 /** Stands alone: the directory keeps no session. */
 export const DIRECTORY_RELOAD_SCRIPT = directoryReload;
-
-/**
- * The JSON data island the prelude reads as `PAGE`: a `<script>` the browser never runs (type
- * application/json, so the CSP has nothing to allow), its text escaped by scriptJson so no value can
- * end the element.
- */
-export const pageDataIsland = (data: PageData | DirectoryPageData): string => `<script type="application/json" id="page-data">${scriptJson(data)}</script>`;

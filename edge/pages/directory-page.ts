@@ -1,6 +1,6 @@
-import { DIRECTORY_RELOAD_SCRIPT, pageDataIsland } from "./client-scripts.ts";
+import { DIRECTORY_RELOAD_SCRIPT } from "./client-scripts.ts";
 import type { DirectoryData } from "./directory-data.ts";
-import { escapeHtml, htmlDocument } from "./html.ts";
+import { escapeHtml, htmlDocument, pageDataIsland } from "./html.ts";
 import type { LiveStreamEntry, LiveStreamsResult } from "./live-streams.ts";
 
 /** Seconds between automatic reloads of the directory (a meta refresh: no script on this page). */

@@ -1,5 +1,7 @@
 /** Small helpers shared by the HTML pages the edge Worker serves. */
 
+import type { DirectoryPageData, PageData } from "./client/page-data.ts";
+
 const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
 /** Escapes text for HTML element content and quoted attribute values. */
@@ -11,6 +13,13 @@ export const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (
  */
 export const scriptJson = (value: unknown): string =>
   JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/**
+ * The JSON data island the page scripts read (client/prelude.js as `PAGE`): a `<script>` the browser
+ * never runs (type application/json, so the CSP has nothing to allow), its text escaped by scriptJson
+ * so no value can end the element. What differs per request travels here, never inside a script.
+ */
+export const pageDataIsland = (data: PageData | DirectoryPageData): string => `<script type="application/json" id="page-data">${scriptJson(data)}</script>`;
 
 /** A fresh CSP nonce (128 random bits, base64). */
 export const cspNonce = (): string => {

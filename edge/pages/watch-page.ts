@@ -1,8 +1,8 @@
 import { CHAT_STYLE, chatData, chatPaneMarkup } from "./chat-pane.ts";
 import type { PlaybackData, WatchPageData } from "./client/page-data.ts";
-import { CHAT_SCRIPT, pageDataIsland, PLAYER_SCRIPT } from "./client-scripts.ts";
+import { CHAT_SCRIPT, PLAYER_SCRIPT } from "./client-scripts.ts";
 import { HLS_JS_PATH } from "./hls-asset.ts";
-import { escapeHtml } from "./html.ts";
+import { escapeHtml, pageDataIsland } from "./html.ts";
 import { SESSION_STORAGE_KEY } from "./app-shell.ts";
 import { PLAYBACK_TTL_MAX_S } from "../../shared/playback-token.ts";
 
