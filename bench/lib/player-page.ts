@@ -5,7 +5,7 @@
  *
  *   player.html?src=<multivariant or media playlist URL>&mode=ll|classic
  *
- * `mode=ll` (Cascade) uses the watch page's hls.js configuration (edge/pages/watch-page.ts:
+ * `mode=ll` (Cascade) uses the watch page's hls.js configuration (edge/pages/client/player.js:
  * lowLatencyMode, catch-up up to 1.5×, 30 s back buffer); `mode=classic` uses hls.js defaults.
  * `window.benchSample()` returns one sample; latency is capture-to-display as the watch page
  * computes it: `Date.now() − hls.playingDate` (the PROGRAM-DATE-TIME of the frame on screen).

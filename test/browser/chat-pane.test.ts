@@ -29,7 +29,7 @@ const PASSWORD = "correct horse battery";
 const EMOTE_PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
 const XSS = "<img src=x onerror=alert(1)>";
 
-/** What the page exposes on `window.cascadeChat` (see edge/pages/chat-pane.ts). */
+/** What the page exposes on `window.cascadeChat` (see edge/pages/client/chat.js). */
 interface ChatState {
   state: "connecting" | "open" | "closed" | "unavailable";
   user: { id: string; username: string; badges: string[] } | null;

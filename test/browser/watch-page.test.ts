@@ -11,7 +11,7 @@ import { haveChromium, stackWithChromium } from "../support/chromium.ts";
 
 const chromiumHere = haveChromium("test/browser/watch-page.test.ts");
 
-/** What the page exposes on `window.cascadePlayer` (see edge/pages/watch-page.ts). */
+/** What the page exposes on `window.cascadePlayer` (see edge/pages/client/player.js). */
 interface PlayerState {
   state: "loading" | "playing" | "offline" | "ended" | "error";
   latency: number | null;
