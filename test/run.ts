@@ -41,6 +41,7 @@ if (faults || files.length) console.log(`\n=== steps typecheck and lint: not run
 else {
   steps.push(step("typecheck", bin("tsc"), ["--noEmit"]));
   steps.push(step("typecheck edge (workerd)", bin("tsc"), ["--noEmit", "-p", "edge"]));
+  steps.push(step("typecheck client (browser)", bin("tsc"), ["--noEmit", "-p", "edge/pages/client"]));
   steps.push(step("lint", bin("eslint"), ["."]));
 }
 
