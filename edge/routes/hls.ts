@@ -7,7 +7,6 @@ import { isStreamId } from "../../shared/ids.ts";
 import { accessUnknown, checkPlaybackToken, refuseDirect, splitPlaybackToken } from "../streams/playback-access.ts";
 import { streamVisibility, type Forward } from "../streams/visibility.ts";
 
-
 const ageOf = (fetchedAt: number, now: number): string => String(Math.max(0, Math.floor((now - fetchedAt) / 1000)));
 
 const respond = async (req: Request, object: EdgeObject, delivery: Delivery, now: number): Promise<Response> => {

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
 import { testEnv } from "../../test/support/edge/api-client.ts";
 import { buildFixture, upstream, type Fixture } from "../../test/support/edge/security-fixture.ts";
-import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "./route-table.ts";
+import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "../../test/support/edge/route-cases.ts";
 import { snapshot } from "../../test/support/edge/security-state.ts";
 
 type ErrorBody = { error: string; detail?: string; limit_bytes?: number; fields?: Record<string, string> };
