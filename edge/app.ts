@@ -7,7 +7,7 @@ import { MemoryTier } from "./hls/memory-tier.ts";
 import { edgeConfig } from "./config.ts";
 import type { Fetched } from "./hls/fetched.ts";
 import { TargetDurations } from "./hls/target-durations.ts";
-import { jsonError } from "./http/json-error.ts";
+import { jsonError } from "../shared/http/json-error.ts";
 import { enforceRouteAccess } from "./middleware/route-access.ts";
 import { controlPlaneRoutes } from "./routes/api.ts";
 import { hlsRoutes } from "./routes/hls.ts";

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { isStreamId } from "../../shared/ids.ts";
 import type { DeliveryDepsOf } from "../hls/deliver.ts";
-import { jsonError } from "../http/json-error.ts";
+import { jsonError } from "../../shared/http/json-error.ts";
 import { prewarmStream } from "../prewarm/prewarm.ts";
 import { purgeStream } from "../prewarm/purge.ts";
 import { edgeConfig } from "../config.ts";

@@ -4,13 +4,14 @@
  * asserts the exact status and message and that nothing the route could touch changed.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { isErrorCode } from "../../shared/errors.ts";
 import { createEdgeApp } from "../app.ts";
 import { ROUTE_ACCESS } from "../middleware/route-access.ts";
 import { api, buildFixture, type Fixture } from "../../test/support/edge/security-fixture.ts";
 import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "../../test/support/edge/route-cases.ts";
 import { snapshot } from "../../test/support/edge/security-state.ts";
 
-type ErrorBody = { error: string };
+type ErrorBody = { error: string; code?: unknown };
 
 let f: Fixture;
 beforeAll(async () => {
@@ -43,6 +44,7 @@ const refused = async (route: RouteCase, a: Attempt, status: number, error: stri
   expect(r.status, `${what}: ${r.text}`).toBe(status);
   expect(r.headers.get("content-type"), what).toMatch(/^application\/json/);
   expect(r.body.error, what).toBe(error);
+  expect(isErrorCode(r.body.code), `${what}: code ${String(r.body.code)}`).toBe(true);
   expect(await snapshot(f), what).toEqual(before);
   return r;
 };

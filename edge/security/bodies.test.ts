@@ -58,7 +58,7 @@ describe("request bodies", () => {
       for (const streamed of [false, true]) {
         const r = await sendBytes(route, oversize(route.bodyLimit!), { streamed });
         expect(r.status, `${streamed ? "streamed" : "declared"}: ${r.text}`).toBe(413);
-        expect(r.body).toEqual({ error: "request body too large", limit_bytes: route.bodyLimit });
+        expect(r.body).toEqual({ error: "request body too large", code: "body_too_large", limit_bytes: route.bodyLimit });
       }
       expect(await snapshot(f)).toEqual(before);
     });
