@@ -7,7 +7,8 @@ import { MemoryTier } from "./hls/memory-tier.ts";
 import { edgeConfig } from "./config.ts";
 import type { Fetched } from "./hls/fetched.ts";
 import { TargetDurations } from "./hls/target-durations.ts";
-import { jsonError } from "./http/json-error.ts";
+import { jsonError } from "../shared/http/json-error.ts";
+import { enforceRouteAccess } from "./middleware/route-access.ts";
 import { controlPlaneRoutes } from "./routes/api.ts";
 import { hlsRoutes } from "./routes/hls.ts";
 import { pageRoutes } from "./routes/pages.ts";
@@ -72,6 +73,8 @@ export const createEdgeApp = (options: EdgeAppOptions = {}) => {
   const app = new Hono<{ Bindings: Env }>();
   // Players on other origins (an embed, hls.js demo pages) read playlists and media.
   app.use("/hls/*", cors({ origin: "*", allowMethods: ["GET", "HEAD", "OPTIONS"], exposeHeaders: ["Age", "Content-Length", "X-Cascade-Cache"], maxAge: 86_400 }));
+  // Before the routes: the checks the route-access table makes itself (the admin bearer).
+  enforceRouteAccess(app);
   app.get("/healthz", (c) => c.json({ status: "ok", component: "edge", edge: edgeConfig(c.env).edgeId, inflight: coalescer.size }));
   app.route("/", hlsRoutes(deps, { forward: options.forward }));
   app.route("/", vodRoutes({ cache: options.cache }));

@@ -18,15 +18,13 @@ import { createTranscoderMetrics } from "./metrics.ts";
 import { StreamPipeline } from "./pipeline/stream-pipeline.ts";
 import { PushClient } from "./push/push-client.ts";
 import { countStreamEvent, EncodedSecondsCounter, partDeliverySeconds, refreshStreamGauges } from "./stream-metrics.ts";
+import { jsonError } from "../shared/http/json-error.ts";
 
 export interface TranscoderNodeOptions extends TranscoderConfig {
   logger?: Logger;
   authorizer?: PublishAuthorizer;
   caps?: FfmpegCapabilities;
 }
-
-const jsonError = (status: number, error: string) =>
-  new Response(JSON.stringify({ error }), { status, headers: { "content-type": "application/json" } });
 
 /** A transcoder node: RTMP ingest, one ladder pipeline per stream, push to origins, control API. */
 export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
@@ -203,7 +201,7 @@ export const createTranscoderNode = async (config: TranscoderNodeOptions) => {
     if (!read.ok) return jsonError(read.status, read.error);
     if (c.req.param("action") === "expect") {
       const parsed = parseStreamOptions(read.value);
-      if (!parsed.ok) return new Response(JSON.stringify({ error: "invalid stream options", problems: parsed.problems }), { status: 400, headers: { "content-type": "application/json" } });
+      if (!parsed.ok) return jsonError(400, "invalid stream options", { problems: parsed.problems });
       expected.delete(id);
       expected.set(id, { at: Date.now(), options: parsed.options });
       if (expected.size > 1000) expected.delete(expected.keys().next().value!);

@@ -131,7 +131,7 @@ describe("transcoder control API", () => {
     for (const stream of ["../x", "a/b", "%00", "A"]) {
       const res = await fetch(`${base}/events?stream=${encodeURIComponent(stream)}`);
       expect(res.status, stream).toBe(400);
-      expect(await res.json()).toEqual({ error: "invalid stream id" });
+      expect(await res.json()).toEqual({ error: "invalid stream id", code: "invalid_request" });
     }
   });
 });

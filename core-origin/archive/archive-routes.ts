@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { isRecordingId, isStreamId } from "../../shared/ids.ts";
 import { PUSH_PREFIX } from "../../shared/push-protocol.ts";
-import { readBody } from "../http/read-body.ts";
+import { readLimitedBody } from "../../shared/http/read-body.ts";
 import { jsonError } from "../http/responses.ts";
 import { nodeAuth } from "../push/node-auth.ts";
 import type { Archiver } from "./archiver.ts";
@@ -19,8 +19,8 @@ export const archiveRoutes = (archiver: Archiver, nodeSecret: string) => {
   app.post(`${PUSH_PREFIX}/:id/archive`, async (c) => {
     const id = c.req.param("id");
     if (!isStreamId(id)) return jsonError(400, "invalid stream id");
-    const body = await readBody(c.req.raw, 1024);
-    if (!body.ok) return jsonError(body.status, body.error);
+    const body = await readLimitedBody(c.req.raw, 1024);
+    if (!body.ok) return jsonError(413, `body exceeds ${body.limit} bytes`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(new TextDecoder().decode(body.bytes));

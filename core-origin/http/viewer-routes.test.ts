@@ -356,7 +356,7 @@ describe("blocking playlist reload (1.F)", () => {
     await p.pushPart(0, 0);
     const res = await t.request(url("720p", "?_HLS_part=0"));
     expect(res.status).toBe(400);
-    expect(await readJson(res)).toEqual({ error: "_HLS_part requires _HLS_msn" });
+    expect(await readJson(res)).toEqual({ error: "_HLS_part requires _HLS_msn", code: "invalid_request" });
   });
 
   it("malformed _HLS_msn / _HLS_part values are a 400", async () => {

@@ -6,7 +6,7 @@ import { PUSH_HEADERS as H, PUSH_LIMITS, PUSH_PREFIX, validateManifest, type Str
 import { THUMBNAIL_FILE, jpegProblem } from "../../shared/thumbnail.ts";
 import type { Archiver } from "../archive/archiver.ts";
 import { jsonError } from "../http/responses.ts";
-import { readBody } from "../http/read-body.ts";
+import { readLimitedBody } from "../../shared/http/read-body.ts";
 import type { OriginMetrics } from "../metrics.ts";
 import type { ApplyResult, RenditionState } from "../store/rendition-state.ts";
 import type { StreamRegistry } from "../store/stream-registry.ts";
@@ -64,8 +64,8 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
   app.put(`${PUSH_PREFIX}/:id`, async (c) => {
     const id = c.req.param("id");
     if (!isStreamId(id)) return reject(400, "invalid stream id");
-    const body = await readBody(c.req.raw, PUSH_LIMITS.manifestBytes);
-    if (!body.ok) return reject(body.status, body.error);
+    const body = await readLimitedBody(c.req.raw, PUSH_LIMITS.manifestBytes);
+    if (!body.ok) return reject(413, `body exceeds ${body.limit} bytes`);
     let manifest: unknown;
     try {
       manifest = JSON.parse(new TextDecoder().decode(body.bytes));
@@ -90,8 +90,8 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     if (error) return error;
     const version = parseUint(c.req.param("version"));
     if (version === null || version > 1_000_000) return reject(400, "invalid init version");
-    const body = await readBody(c.req.raw, PUSH_LIMITS.initBytes);
-    if (!body.ok) return reject(body.status, body.error);
+    const body = await readLimitedBody(c.req.raw, PUSH_LIMITS.initBytes);
+    if (!body.ok) return reject(413, `body exceeds ${body.limit} bytes`);
     const problem = validateInitSegment(body.bytes);
     if (problem) return reject(400, `not an fMP4 init segment: ${problem}`);
     return archived(state!.putInit(version, body.bytes), (a) => a.onInit(c.req.param("id"), state!.name, version));
@@ -114,8 +114,8 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     const initVersion = initVersionHeader === undefined ? null : parseUint(initVersionHeader);
     if (initVersionHeader !== undefined && initVersion === null) return reject(400, `${H.initVersion} must be an integer`);
     const producedAt = num(c.req.header(H.producedAt));
-    const body = await readBody(c.req.raw, PUSH_LIMITS.partBytes);
-    if (!body.ok) return reject(body.status, body.error);
+    const body = await readLimitedBody(c.req.raw, PUSH_LIMITS.partBytes);
+    if (!body.ok) return reject(413, `body exceeds ${body.limit} bytes`);
     const problem = validateMediaFragment(body.bytes);
     if (problem) return reject(400, `not an fMP4 part: ${problem}`);
     const result = state!.addPart({
@@ -178,8 +178,8 @@ export const pushRoutes = (registry: StreamRegistry, metrics: OriginMetrics, nod
     const id = c.req.param("id");
     if (!isStreamId(id)) return reject(400, "invalid stream id");
     if (!registry.get(id)) return reject(409, "unknown stream: push the manifest first", { resync: true });
-    const body = await readBody(c.req.raw, PUSH_LIMITS.thumbnailBytes);
-    if (!body.ok) return reject(body.status, body.error);
+    const body = await readLimitedBody(c.req.raw, PUSH_LIMITS.thumbnailBytes);
+    if (!body.ok) return reject(413, `body exceeds ${body.limit} bytes`);
     const problem = jpegProblem(body.bytes);
     if (problem) return reject(400, `not a JPEG: ${problem}`);
     const changed = thumbnails.put(id, body.bytes);

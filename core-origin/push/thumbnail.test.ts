@@ -120,7 +120,7 @@ describe("thumbnail at the origin (GET /live/:id/thumbnail.jpg)", () => {
       expect(res.status).toBe(404);
       expect(res.headers.get("content-type")).toContain("application/json");
       expect(res.headers.get("cache-control")).toBe("public, max-age=2");
-      expect(await readJson(res)).toEqual({ error: "no thumbnail for this stream yet", stream: id });
+      expect(await readJson(res)).toEqual({ error: "no thumbnail for this stream yet", code: "not_found", stream: id });
     }
     await putThumb(jpegs[0]!);
     for (const path of ["thumbnail.jpeg", "thumbnail.jpg/x", "360p/thumbnail.jpg", "Thumbnail.jpg"]) {

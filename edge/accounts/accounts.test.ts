@@ -36,7 +36,7 @@ describe("sign-up, login and /me", () => {
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body).toEqual(unknown.body);
-    expect(wrong.body).toEqual({ error: "invalid username or password" });
+    expect(wrong.body).toEqual({ error: "invalid username or password", code: "unauthorized" });
   });
 
   it("409 when the username is taken", async () => {
@@ -77,7 +77,7 @@ describe("user tokens", () => {
     const expired = await sign({ sub: u.user.id, username: u.username, role: "streamer", iat: now - 7200, exp: now - 60, iss: "cascade" }, JWT_SECRET, "HS256");
     const r = await api.call("GET", "/api/v1/me", { token: expired });
     expect(r.status).toBe(401);
-    expect(r.body).toEqual({ error: "token expired" });
+    expect(r.body).toEqual({ error: "token expired", code: "unauthorized" });
     expect(r.headers.get("www-authenticate")).toContain("Bearer");
   });
 
@@ -98,7 +98,7 @@ describe("user tokens", () => {
     for (const token of tokens) {
       const r = await api.call("GET", "/api/v1/me", { token });
       expect(r.status, token).toBe(401);
-      expect(r.body).toEqual({ error: "invalid token" });
+      expect(r.body).toEqual({ error: "invalid token", code: "unauthorized" });
     }
     expect((await api.call("GET", "/api/v1/me")).status).toBe(401);
     expect((await api.call("GET", "/api/v1/me", { headers: { authorization: "Basic abc" } })).status).toBe(401);
@@ -141,10 +141,10 @@ describe("account input", () => {
       expect(bad.body).toMatchObject({ error: "request body is not valid JSON" });
       expect(typeof bad.body.detail).toBe("string");
       expect((await api.call("POST", path, { raw: "" })).body).toMatchObject({ error: "request body must be a JSON object" });
-      expect((await api.call("POST", path, { raw: "[1,2]" })).body).toEqual({ error: "request body must be a JSON object", detail: "got an array" });
+      expect((await api.call("POST", path, { raw: "[1,2]" })).body).toEqual({ error: "request body must be a JSON object", code: "invalid_body", detail: "got an array" });
       const big = await api.call("POST", path, { json: { username: "big_one", password: "x".repeat(17 * 1024) } });
       expect(big.status).toBe(413);
-      expect(big.body).toEqual({ error: "request body too large", limit_bytes: 16384 });
+      expect(big.body).toEqual({ error: "request body too large", code: "body_too_large", limit_bytes: 16384 });
     }
   });
 });

@@ -47,7 +47,7 @@ describe("PUT/DELETE /api/v1/follows/:username", () => {
       }
       const nobody = await api.call(method, "/api/v1/follows/nobody_by_this_name_zz", { token: me.token });
       expect(nobody.status).toBe(404);
-      expect(nobody.body).toEqual({ error: "user not found" });
+      expect(nobody.body).toEqual({ error: "user not found", code: "not_found" });
     }
     expect((await api.call("GET", "/api/v1/follows")).status).toBe(401);
   });

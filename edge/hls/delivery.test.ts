@@ -136,7 +136,7 @@ describe("edge LL-HLS delivery", () => {
     const t = setup();
     const r = await t.get(`${t.base}/360p/index.m3u8?_HLS_part=1`);
     expect(r.res.status).toBe(400);
-    expect(JSON.parse(r.text)).toEqual({ error: "_HLS_part requires _HLS_msn", path: `${t.base}/360p/index.m3u8` });
+    expect(JSON.parse(r.text)).toEqual({ error: "_HLS_part requires _HLS_msn", code: "invalid_request", path: `${t.base}/360p/index.m3u8` });
     expect(t.origin.total()).toBe(0);
   });
 

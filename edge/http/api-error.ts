@@ -1,4 +1,5 @@
-import { jsonError } from "./json-error.ts";
+import { ERROR_CODES } from "../../shared/errors.ts";
+import { jsonError, type JsonErrorExtra } from "../../shared/http/json-error.ts";
 
 /** Per-field problems of a request, `{ field: message }`, answered as 400 `{ error, fields }`. */
 export type FieldErrors = Record<string, string>;
@@ -11,7 +12,7 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly extra: Record<string, unknown> = {},
+    readonly extra: JsonErrorExtra = {},
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
@@ -22,10 +23,10 @@ export class ApiError extends Error {
   }
 }
 
-export const invalidFields = (fields: FieldErrors, message = "invalid request"): ApiError => new ApiError(400, message, { fields });
+export const invalidFields = (fields: FieldErrors, message = "invalid request"): ApiError => new ApiError(400, message, { code: ERROR_CODES.invalidFields, fields });
 export const notFound = (what: string): ApiError => new ApiError(404, `${what} not found`);
 export const forbidden = (message: string): ApiError => new ApiError(403, message);
-export const conflict = (message: string, extra: Record<string, unknown> = {}): ApiError => new ApiError(409, message, extra);
+export const conflict = (message: string, extra: JsonErrorExtra = {}): ApiError => new ApiError(409, message, extra);
 export const unauthorized = (message: string): ApiError => new ApiError(401, message, {}, { "www-authenticate": 'Bearer realm="cascade"' });
 export const unavailable = (message: string): ApiError => new ApiError(503, message);
 export const tooManyRequests = (retryAfterS: number): ApiError =>

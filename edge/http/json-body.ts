@@ -1,4 +1,6 @@
 import type { Context } from "hono";
+import { ERROR_CODES } from "../../shared/errors.ts";
+import { decodeUtf8, readLimitedBody } from "../../shared/http/read-body.ts";
 import { ApiError, invalidFields } from "./api-error.ts";
 
 /** Largest JSON body the control-plane API accepts (bytes); larger ones get 413. */
@@ -12,37 +14,11 @@ export type JsonObject = Record<string, unknown>;
  * or not an object.
  */
 export const readJsonObject = async (c: Context, limit = MAX_JSON_BODY): Promise<JsonObject> => {
-  const declared = c.req.header("content-length");
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  const body = c.req.raw.body;
-  let text = "";
-  if (body) {
-    const reader = body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel();
-        throw tooLarge(limit);
-      }
-      chunks.push(value);
-    }
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      all.set(chunk, at);
-      at += chunk.byteLength;
-    }
-    try {
-      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all);
-    } catch {
-      throw new ApiError(400, "request body is not valid UTF-8");
-    }
-  }
-  if (text.trim() === "") throw new ApiError(400, "request body must be a JSON object", { detail: "the body is empty" });
+  const body = await readLimitedBody(c.req.raw, limit);
+  if (!body.ok) throw new ApiError(413, "request body too large", { limit_bytes: limit });
+  const text = decodeUtf8(body.bytes);
+  if (text === null) throw new ApiError(400, "request body is not valid UTF-8", { code: ERROR_CODES.invalidBody });
+  if (text.trim() === "") throw new ApiError(400, "request body must be a JSON object", { code: ERROR_CODES.invalidBody, detail: "the body is empty" });
   let parsed: unknown;
   let protoKey = false;
   try {
@@ -51,18 +27,16 @@ export const readJsonObject = async (c: Context, limit = MAX_JSON_BODY): Promise
       return value;
     });
   } catch (err) {
-    throw new ApiError(400, "request body is not valid JSON", { detail: err instanceof Error ? err.message : String(err) });
+    throw new ApiError(400, "request body is not valid JSON", { code: ERROR_CODES.invalidBody, detail: err instanceof Error ? err.message : String(err) });
   }
   // No field of this API is called `__proto__`, and error maps built by assignment (`errors[key] = …`)
   // would swallow its "unknown field" (the assignment sets a prototype instead): refused here, at any depth.
   if (protoKey) throw invalidFields({ ["__proto__"]: "unknown field" });
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new ApiError(400, "request body must be a JSON object", { detail: `got ${Array.isArray(parsed) ? "an array" : parsed === null ? "null" : typeof parsed}` });
+    throw new ApiError(400, "request body must be a JSON object", { code: ERROR_CODES.invalidBody, detail: `got ${Array.isArray(parsed) ? "an array" : parsed === null ? "null" : typeof parsed}` });
   }
   return parsed as JsonObject;
 };
-
-const tooLarge = (limit: number) => new ApiError(413, "request body too large", { limit_bytes: limit });
 
 /** Fields not in `allowed` are errors too: a typo (`titel`) must not be silently ignored. */
 export const unknownFields = (body: JsonObject, allowed: readonly string[]): Record<string, string> => {

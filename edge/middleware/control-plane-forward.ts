@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { jsonError } from "../http/json-error.ts";
+import { jsonError } from "../../shared/http/json-error.ts";
 import { edgeConfig } from "../config.ts";
 
 /** Paths under /api/v1 that every edge serves itself, whatever CONTROL_PLANE_URL says. */

@@ -63,13 +63,13 @@ describe("edge prewarm", () => {
       const r = await t.prewarm(token);
       expect(r.res.status).toBe(401);
       expect(r.res.headers.get("www-authenticate")).toBe("Bearer");
-      expect(JSON.parse(r.text)).toEqual({ error: "missing or invalid bearer token" });
+      expect(JSON.parse(r.text)).toEqual({ error: "missing or invalid bearer token", code: "unauthorized" });
     }
     expect(t.origin.total()).toBe(0);
     const disabled = setup({ EDGE_ADMIN_TOKEN: "" });
     expect((await disabled.prewarm()).res.status).toBe(503);
     const bad = await t.call(`/api/v1/edge/prewarm/Not_Valid!`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
     expect(bad.res.status).toBe(400);
-    expect(JSON.parse(bad.text)).toEqual({ error: "invalid stream id" });
+    expect(JSON.parse(bad.text)).toEqual({ error: "invalid stream id", code: "invalid_request" });
   });
 });

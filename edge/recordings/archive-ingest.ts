@@ -4,6 +4,7 @@
  * (edge/db/migrations/0005_recordings.sql) once the request has passed every check, and the
  * recording's `bytes` grows by what was added. Idempotent: the same bytes again change nothing.
  */
+import { readLimitedBody } from "../../shared/http/read-body.ts";
 import {
   ARCHIVE_HEADERS as AH,
   ARCHIVE_LIMITS,
@@ -57,33 +58,11 @@ const CONTENT_TYPES: Record<ArchiveFile["kind"], string> = {
   segment: "video/iso.segment",
 };
 
-const tooLarge = (limit: number): ApiError => new ApiError(413, `body exceeds ${limit} bytes`, { limit });
-
 /** Reads the body, at most `limit` bytes (413 by Content-Length or while counting). */
-export const readLimitedBody = async (request: Request, limit: number): Promise<Uint8Array> => {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+const readArchiveBody = async (request: Request, limit: number): Promise<Uint8Array> => {
+  const body = await readLimitedBody(request, limit);
+  if (!body.ok) throw new ApiError(413, `body exceeds ${limit} bytes`, { limit });
+  return body.bytes;
 };
 
 /** A segment's metadata from its upload headers; 400 naming every bad header. */
@@ -145,7 +124,7 @@ export interface IngestResult {
  */
 export const ingestArchiveObject = async (db: D1Database, bucket: R2Bucket, target: ArchiveTarget, request: Request, now = Date.now()): Promise<IngestResult> => {
   const meta = target.file.kind === "segment" ? segmentMetadataFromHeaders(request.headers) : null;
-  const bytes = await readLimitedBody(request, LIMITS[target.file.kind]);
+  const bytes = await readArchiveBody(request, LIMITS[target.file.kind]);
   const problem = contentProblem(target, bytes);
   if (problem) throw invalidFields({ body: problem }, `not a valid ${target.file.kind === "manifest" ? "manifest.json" : target.file.kind === "poster" ? "JPEG poster" : target.file.kind === "init" ? "fMP4 init segment" : "fMP4 segment"}`);
   const sha256 = hex(await crypto.subtle.digest("SHA-256", bytes));

@@ -5,8 +5,7 @@
  * - `POST /api/v1/nodes/stats` — node token: a transcoder's per-stream figures (edge/analytics/node-reports.ts).
  * - `GET /api/v1/edge/metrics` — EDGE_ADMIN_TOKEN: Prometheus exposition of each live stream's latest complete minute.
  */
-import { Hono, type Context } from "hono";
-import { timingSafeEqualText } from "../../shared/tokens.ts";
+import { Hono } from "hono";
 import { requireUser } from "../accounts/auth.ts";
 import type { UserClaims } from "../accounts/user-token.ts";
 import { exposedMinute, EXPOSITION_CONTENT_TYPE, renderExposition } from "../analytics/exposition.ts";
@@ -15,29 +14,18 @@ import { MINUTE_MS, minuteOf } from "../analytics/player-minutes.ts";
 import { parseRange } from "../analytics/range.ts";
 import { liveStreamsAt, nodeReportStatement, readMinutes, type AnalyticsRow } from "../analytics/store.ts";
 import { requireDb } from "../db/database.ts";
-import { ApiError, forbidden, invalidFields, unavailable } from "../http/api-error.ts";
+import { forbidden, invalidFields } from "../http/api-error.ts";
 import { assertNoFieldErrors, readJsonObject } from "../http/json-body.ts";
 import { requireNode } from "../nodes/node-auth.ts";
 import { loadStream } from "../streams/access.ts";
 import type { StreamRow } from "../streams/model.ts";
-import { edgeConfig } from "../config.ts";
 
-type C = Context<{ Bindings: Env }>;
 
 /** A node report is small: 1,024 streams of six short fields. */
 const NODE_REPORT_MAX = 256 * 1024;
 
 /** The owner, admins and platform moderators read a stream's analytics; anyone else signed in gets 403. */
 const mayRead = (user: UserClaims, stream: StreamRow): boolean => user.sub === stream.user_id || user.role === "admin" || user.role === "moderator";
-
-/** `Authorization: Bearer <EDGE_ADMIN_TOKEN>`, compared in constant time. */
-const requireEdgeAdmin = async (c: C): Promise<void> => {
-  const expected = edgeConfig(c.env).adminToken;
-  if (!expected) throw unavailable("disabled: EDGE_ADMIN_TOKEN is not configured");
-  const auth = c.req.header("authorization") ?? "";
-  const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
-  if (!(await timingSafeEqualText(presented, expected))) throw new ApiError(401, "missing or invalid bearer token", {}, { "www-authenticate": "Bearer" });
-};
 
 const EMPTY: Omit<AnalyticsRow, "minute"> = {
   viewers: null,
@@ -82,7 +70,7 @@ export const analyticsRoutes = () => {
   });
 
   app.get("/api/v1/edge/metrics", async (c) => {
-    await requireEdgeAdmin(c);
+    // Admin bearer: checked in front of the route (edge/middleware/route-access.ts).
     const streams = await liveStreamsAt(requireDb(c.env), exposedMinute(Date.now()));
     return c.body(renderExposition(streams), 200, { "content-type": EXPOSITION_CONTENT_TYPE, "cache-control": "no-store" });
   });

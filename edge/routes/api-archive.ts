@@ -1,23 +1,13 @@
 import { Hono, type Context } from "hono";
 import { ARCHIVE_PREFIX } from "../../shared/archive-protocol.ts";
-import { timingSafeEqualText } from "../../shared/tokens.ts";
 import { requireDb } from "../db/database.ts";
-import { invalidFields, unauthorized, unavailable } from "../http/api-error.ts";
+import { invalidFields, unavailable } from "../http/api-error.ts";
 import { requireNode } from "../nodes/node-auth.ts";
 import { archiveTarget, ingestArchiveObject, listArchive } from "../recordings/archive-ingest.ts";
-import { edgeConfig } from "../config.ts";
 
 const bucketOf = (env: Env): R2Bucket => {
   if (!env.RECORDINGS) throw unavailable("recordings are disabled: the R2 binding RECORDINGS is not configured");
   return env.RECORDINGS;
-};
-
-const requireAdmin = async (c: Context<{ Bindings: Env }>): Promise<void> => {
-  const expected = edgeConfig(c.env).adminToken;
-  if (!expected) throw unavailable("admin endpoints are disabled: EDGE_ADMIN_TOKEN is not configured");
-  const auth = c.req.header("authorization") ?? "";
-  const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
-  if (!(await timingSafeEqualText(presented, expected))) throw unauthorized("missing or invalid bearer token");
 };
 
 /**
@@ -38,7 +28,6 @@ export const archiveRoutes = () => {
   app.put(`${ARCHIVE_PREFIX}/:recordingId/:rendition/:file`, (c) => put(c, c.req.param("rendition")));
 
   app.get(`${ARCHIVE_PREFIX}/:recordingId/objects`, async (c) => {
-    await requireAdmin(c);
     const id = c.req.param("recordingId");
     archiveTarget(id, null, "manifest.json");
     const limitText = c.req.query("limit") ?? "1000";

@@ -137,13 +137,13 @@ describe("recordings API", () => {
     for (const token of [null, b.token]) {
       const hidden = await api.call("GET", `/api/v1/streams/${a.streamId}/recordings/${a.dvr}`, { token });
       expect(hidden.status).toBe(404);
-      expect(hidden.body).toEqual({ error: "recording not found" });
+      expect(hidden.body).toEqual({ error: "recording not found", code: "not_found" });
     }
     // A ready recording of stream B is not found under stream A, for anyone, the owner of both streams' peers included.
     for (const token of [null, a.token, b.token]) {
       const cross = await api.call("GET", `/api/v1/streams/${a.streamId}/recordings/${b.ready}`, { token });
       expect(cross.status).toBe(404);
-      expect(cross.body).toEqual({ error: "recording not found" });
+      expect(cross.body).toEqual({ error: "recording not found", code: "not_found" });
     }
     const bad = await api.call("GET", `/api/v1/streams/${a.streamId}/recordings/..%2F${b.ready}`);
     expect(bad.status).toBe(400);

@@ -1,6 +1,5 @@
 import { Hono, type Context } from "hono";
 import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
-import { timingSafeEqualText } from "../../shared/tokens.ts";
 import { requireDb } from "../db/database.ts";
 import { ApiError, invalidFields, notFound, unavailable, type FieldErrors } from "../http/api-error.ts";
 import { FieldReader } from "../http/fields.ts";
@@ -36,15 +35,6 @@ const streamIdParam = (c: C): string => {
   const id = c.req.param("id") ?? "";
   if (!isStreamId(id)) throw invalidFields({ id: `must match ${STREAM_ID_PATTERN.source}` }, "invalid stream id");
   return id;
-};
-
-/** The control plane's own endpoints: `Authorization: Bearer <EDGE_ADMIN_TOKEN>`, compared in constant time. */
-const requireEdgeAdmin = async (c: C): Promise<void> => {
-  const expected = edgeConfig(c.env).adminToken;
-  if (!expected) throw unavailable("disabled: EDGE_ADMIN_TOKEN is not configured");
-  const auth = c.req.header("authorization") ?? "";
-  const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
-  if (!(await timingSafeEqualText(presented, expected))) throw new ApiError(401, "missing or invalid bearer token", {}, { "www-authenticate": "Bearer" });
 };
 
 /** A flush body's `sessions`: `[[session_id, age_ms], …]`, every entry valid, or a field error. */
@@ -128,7 +118,7 @@ export const viewerRoutes = (o: ViewerRoutesOptions) => {
   });
 
   app.post("/api/v1/edge/viewers/:id/flush", async (c) => {
-    await requireEdgeAdmin(c);
+    // Admin bearer: checked in front of the route (edge/middleware/route-access.ts).
     const id = streamIdParam(c);
     const stub = counterStub(c.env, id);
     if (!stub) throw unavailable("viewer counting is not configured (no VIEWER_COUNTER binding)");
@@ -148,7 +138,7 @@ export const viewerRoutes = (o: ViewerRoutesOptions) => {
   });
 
   app.get("/api/v1/edge/viewers/:id/stats", async (c) => {
-    await requireEdgeAdmin(c);
+    // Admin bearer: checked in front of the route (edge/middleware/route-access.ts).
     const stub = counterStub(c.env, streamIdParam(c));
     if (!stub) throw unavailable("viewer counting is not configured (no VIEWER_COUNTER binding)");
     return c.json(await readStats(stub));

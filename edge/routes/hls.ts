@@ -2,11 +2,10 @@ import { Hono } from "hono";
 import { clientCacheControl, deliver, isPlaylist, mimeOf, type Delivery, type DeliveryDepsOf } from "../hls/deliver.ts";
 import { resolveEdgeObject, type EdgeObject } from "../hls/edge-object.ts";
 import { gzipOnce } from "../hls/gzip-once.ts";
-import { jsonError } from "../http/json-error.ts";
+import { jsonError } from "../../shared/http/json-error.ts";
 import { isStreamId } from "../../shared/ids.ts";
 import { accessUnknown, checkPlaybackToken, refuseDirect, splitPlaybackToken } from "../streams/playback-access.ts";
 import { streamVisibility, type Forward } from "../streams/visibility.ts";
-
 
 const ageOf = (fetchedAt: number, now: number): string => String(Math.max(0, Math.floor((now - fetchedAt) / 1000)));
 

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { isStreamId, STREAM_ID_PATTERN } from "../../shared/ids.ts";
-import { jsonError } from "../http/json-error.ts";
+import { jsonError } from "../../shared/http/json-error.ts";
 import { creatorPage } from "../pages/creator-page.ts";
 import { listedOnly, loadDirectory, unlistedLive } from "../pages/directory-data.ts";
 import { directoryDbPage, directoryPage } from "../pages/directory-page.ts";

@@ -1,22 +1,15 @@
 import { Hono } from "hono";
-import { timingSafeEqualText } from "../../shared/tokens.ts";
 import { isStreamId } from "../../shared/ids.ts";
 import type { DeliveryDepsOf } from "../hls/deliver.ts";
-import { jsonError } from "../http/json-error.ts";
+import { jsonError } from "../../shared/http/json-error.ts";
 import { prewarmStream } from "../prewarm/prewarm.ts";
 import { purgeStream } from "../prewarm/purge.ts";
 import { edgeConfig } from "../config.ts";
 
-
-/** `POST /api/v1/edge/prewarm/<streamId>` and `/api/v1/edge/purge/<streamId>` for the control plane, with `Authorization: Bearer <EDGE_ADMIN_TOKEN>`. */
+/** `POST /api/v1/edge/prewarm/<streamId>` and `/api/v1/edge/purge/<streamId>` for the control plane (admin bearer: checked in front of them, edge/middleware/route-access.ts). */
 export const prewarmRoutes = (deps: DeliveryDepsOf) => {
   const app = new Hono<{ Bindings: Env }>();
   app.post("/api/v1/edge/prewarm/:streamId", async (c) => {
-    const expected = edgeConfig(c.env).adminToken;
-    if (!expected) return jsonError(503, "prewarm is disabled: EDGE_ADMIN_TOKEN is not configured");
-    const auth = c.req.header("authorization") ?? "";
-    const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
-    if (!(await timingSafeEqualText(presented, expected))) return jsonError(401, "missing or invalid bearer token", {}, { "www-authenticate": "Bearer" });
     const streamId = c.req.param("streamId");
     if (!isStreamId(streamId)) return jsonError(400, "invalid stream id");
     const report = await prewarmStream(streamId, deps(c), edgeConfig(c.env).edgeId);
@@ -24,11 +17,6 @@ export const prewarmRoutes = (deps: DeliveryDepsOf) => {
   });
   // The saga's compensation of warmup_cdn: drop what a prewarm cached for the stream on this edge.
   app.post("/api/v1/edge/purge/:streamId", async (c) => {
-    const expected = edgeConfig(c.env).adminToken;
-    if (!expected) return jsonError(503, "purge is disabled: EDGE_ADMIN_TOKEN is not configured");
-    const auth = c.req.header("authorization") ?? "";
-    const presented = auth.startsWith("Bearer ") ? auth.slice(7) : "";
-    if (!(await timingSafeEqualText(presented, expected))) return jsonError(401, "missing or invalid bearer token", {}, { "www-authenticate": "Bearer" });
     const streamId = c.req.param("streamId");
     if (!isStreamId(streamId)) return jsonError(400, "invalid stream id");
     return c.json(await purgeStream(streamId, deps(c).cache, edgeConfig(c.env).edgeId));

@@ -11,7 +11,7 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { MIME } from "../../shared/urls.ts";
-import { jsonError } from "../http/json-error.ts";
+import { jsonError } from "../../shared/http/json-error.ts";
 import { etagMatches, parseByteRange } from "../recordings/byte-range.ts";
 import { isRecordingId, parseRecordingPath, recordingKey, type RecordingResource } from "../recordings/layout.ts";
 import { isReadyCached, rememberReady } from "../recordings/status-cache.ts";

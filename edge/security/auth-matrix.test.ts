@@ -4,12 +4,14 @@
  * asserts the exact status and message and that nothing the route could touch changed.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { isErrorCode } from "../../shared/errors.ts";
 import { createEdgeApp } from "../app.ts";
+import { ROUTE_ACCESS } from "../middleware/route-access.ts";
 import { api, buildFixture, type Fixture } from "../../test/support/edge/security-fixture.ts";
-import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "./route-table.ts";
+import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "../../test/support/edge/route-cases.ts";
 import { snapshot } from "../../test/support/edge/security-state.ts";
 
-type ErrorBody = { error: string };
+type ErrorBody = { error: string; code?: unknown };
 
 let f: Fixture;
 beforeAll(async () => {
@@ -42,6 +44,7 @@ const refused = async (route: RouteCase, a: Attempt, status: number, error: stri
   expect(r.status, `${what}: ${r.text}`).toBe(status);
   expect(r.headers.get("content-type"), what).toMatch(/^application\/json/);
   expect(r.body.error, what).toBe(error);
+  expect(isErrorCode(r.body.code), `${what}: code ${String(r.body.code)}`).toBe(true);
   expect(await snapshot(f), what).toEqual(before);
   return r;
 };
@@ -68,13 +71,16 @@ const badUserAttempts = (): Array<Attempt & { error: string }> => [
 const USER_ACCESS = new Set(["user", "streamer", "owner", "broadcaster", "moderator"]);
 
 describe("route inventory", () => {
-  it("every route of the edge app has a security entry, and every entry is a route", () => {
+  it("every route of the edge app has an access entry and security cases, and every entry is a route", () => {
     const { app } = createEdgeApp();
     // Middleware (cors, forwarding, cache headers) is listed as method ALL; only handlers are routes.
     const live = new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => routeKey(r.method, r.path)));
-    const table = new Set(ROUTES.map((r) => routeKey(r.method, r.pattern)));
-    expect([...live].filter((k) => !table.has(k)), "routes without security cases").toEqual([]);
-    expect([...table].filter((k) => !live.has(k)), "security cases without a route").toEqual([]);
+    const table = new Set(ROUTE_ACCESS.map((r) => routeKey(r.method, r.pattern)));
+    const cases = new Set(ROUTES.map((r) => routeKey(r.method, r.pattern)));
+    expect([...live].filter((k) => !table.has(k)), "routes without an access entry").toEqual([]);
+    expect([...table].filter((k) => !live.has(k)), "access entries without a route").toEqual([]);
+    expect([...table].filter((k) => !cases.has(k)), "access entries without security cases").toEqual([]);
+    expect(cases.size, "one case per route").toBe(ROUTES.length);
   });
 });
 
@@ -170,8 +176,20 @@ describe("wrong role", () => {
         ["a prefix of the admin token", bearer(f.adminToken.slice(0, -1))],
         ["the admin token as Basic", `Basic ${f.adminToken}`],
       ] as const) {
-        await refused(route, { name, ...(authorization ? { authorization } : {}) }, 401, "missing or invalid bearer token", before);
+        const r = await refused(route, { name, ...(authorization ? { authorization } : {}) }, 401, "missing or invalid bearer token", before);
+        expect(r.headers.get("www-authenticate"), routeKey(route.method, route.pattern)).toBe("Bearer");
       }
+    }
+  });
+
+  it("without EDGE_ADMIN_TOKEN every admin route answers 503, even to the old token, and changes nothing", async () => {
+    for (const route of ROUTES.filter((r) => r.access === "admin")) {
+      const before = await snapshot(f);
+      const r = await api.call<ErrorBody>(route.method, pathOf(route, f), { headers: { authorization: bearer(f.adminToken) }, json: route.body?.(f) }, { EDGE_ADMIN_TOKEN: undefined });
+      const what = routeKey(route.method, route.pattern);
+      expect(r.status, what).toBe(503);
+      expect(r.body.error, what).toBe("admin endpoints are disabled: EDGE_ADMIN_TOKEN is not configured");
+      expect(await snapshot(f), what).toEqual(before);
     }
   });
 

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
 import { testEnv } from "../../test/support/edge/api-client.ts";
 import { buildFixture, upstream, type Fixture } from "../../test/support/edge/security-fixture.ts";
-import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "./route-table.ts";
+import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "../../test/support/edge/route-cases.ts";
 import { snapshot } from "../../test/support/edge/security-state.ts";
 
 type ErrorBody = { error: string; detail?: string; limit_bytes?: number; fields?: Record<string, string> };
@@ -58,7 +58,7 @@ describe("request bodies", () => {
       for (const streamed of [false, true]) {
         const r = await sendBytes(route, oversize(route.bodyLimit!), { streamed });
         expect(r.status, `${streamed ? "streamed" : "declared"}: ${r.text}`).toBe(413);
-        expect(r.body).toEqual({ error: "request body too large", limit_bytes: route.bodyLimit });
+        expect(r.body).toEqual({ error: "request body too large", code: "body_too_large", limit_bytes: route.bodyLimit });
       }
       expect(await snapshot(f)).toEqual(before);
     });

@@ -9,7 +9,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { apiClient, testEnv } from "../../test/support/edge/api-client.ts";
 import { api, buildFixture, type Fixture } from "../../test/support/edge/security-fixture.ts";
-import { pathOf, ROUTES } from "./route-table.ts";
+import { pathOf, ROUTES } from "../../test/support/edge/route-cases.ts";
 import { snapshot } from "../../test/support/edge/security-state.ts";
 
 let f: Fixture;

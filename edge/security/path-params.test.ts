@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, buildFixture, originCalls, type Fixture } from "../../test/support/edge/security-fixture.ts";
-import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "./route-table.ts";
+import { pathOf, rightfulToken, routeKey, ROUTES, type RouteCase } from "../../test/support/edge/route-cases.ts";
 import { snapshot } from "../../test/support/edge/security-state.ts";
 
 type ErrorBody = { error: string; fields?: Record<string, string> };

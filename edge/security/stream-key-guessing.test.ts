@@ -11,6 +11,7 @@ import { signNodeToken } from "../../shared/tokens.ts";
 import passwordSource from "../accounts/password.ts?raw";
 import { bytesEqual } from "../accounts/password.ts";
 import keyCheckSource from "../nodes/key-check.ts?raw";
+import adminBearerSource from "../middleware/admin-bearer.ts?raw";
 import streamKeysSource from "../streams/stream-keys.ts?raw";
 import { testEnv } from "../../test/support/edge/api-client.ts";
 import { api, buildFixture, type Fixture } from "../../test/support/edge/security-fixture.ts";
@@ -127,5 +128,8 @@ describe("the stream-key comparison is constant time (code path, not timing)", (
     const equal = fnSource(tokensSource, "timingSafeEqualText");
     expect(equal).toMatch(/crypto\.subtle\.digest\("SHA-256"/);
     expect(equal).toMatch(/diff \|= x\[i\]! \^ y\[i\]!/);
+    // The one admin-bearer check of the edge (every `admin` route goes through it).
+    expect(adminBearerSource).toMatch(/await timingSafeEqualText\(presented, expected\)/);
+    expect(strictComparisons(adminBearerSource, [])).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@
  * token never reaches the cache key, so signed viewers share one upstream fill per object.
  */
 import { PLAYBACK_TOKEN_PREFIX, verifyPlaybackToken, type PlaybackClaims } from "../../shared/playback-token.ts";
-import { jsonError } from "../http/json-error.ts";
+import { jsonError } from "../../shared/http/json-error.ts";
 import type { Visibility } from "./model.ts";
 import { playbackKey } from "./playback-keys.ts";
 

@@ -64,7 +64,7 @@ describe("POST /api/v1/streams", () => {
     const viewerToken = await api.withRole(u, "viewer");
     const r = await api.call("POST", "/api/v1/streams", { token: viewerToken, json: { title: "x" } });
     expect(r.status).toBe(403);
-    expect(r.body).toEqual({ error: "a viewer account cannot create streams" });
+    expect(r.body).toEqual({ error: "a viewer account cannot create streams", code: "forbidden" });
   });
 
   it("400 naming every offending field", async () => {
@@ -211,7 +211,7 @@ describe("POST /api/v1/streams/:id/stop and events", () => {
     expect(after.body).toMatchObject({ status: "ended", ended_at: r.body.ended_at, viewer_count: 0, peak_viewers: 12 });
     const again = await api.call("POST", `/api/v1/streams/${s.stream_id}/stop`, { token: owner.token });
     expect(again.status).toBe(409);
-    expect(again.body).toEqual({ error: "the stream has already ended" });
+    expect(again.body).toEqual({ error: "the stream has already ended", code: "conflict" });
     const events = await api.call<{ events: Array<Record<string, unknown>>; next_cursor: string | null }>("GET", `/api/v1/streams/${s.stream_id}/events`, { token: owner.token });
     expect(events.status).toBe(200);
     expect(events.body.events).toHaveLength(1);

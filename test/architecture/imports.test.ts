@@ -14,9 +14,7 @@ const graph = importGraph(["edge", "shared", "core-origin", "gpu-transcoder", "t
 const edges = [...graph].flatMap(([from, tos]) => tos.map((to) => ({ from: rel(from), to: rel(to) })));
 
 /** Files that only tests use: test support, and the tests themselves. */
-// Test-only modules still in product folders until they move to test/support/.
-const MOVING = new Set(["edge/security/route-table.ts"]);
-const isTestFile = (file: string) => /\.test\.ts$|\.test-helper\.ts$/.test(file) || file.startsWith("test/") || MOVING.has(file);
+const isTestFile = (file: string) => /\.test\.ts$|\.test-helper\.ts$/.test(file) || file.startsWith("test/");
 /** Shipped code: the three processes and shared/. */
 const isProduct = (file: string) => /^(edge|shared|core-origin|gpu-transcoder)\//.test(file) && !isTestFile(file);
 

@@ -120,7 +120,7 @@ describe("end to end through the edge Worker (workerd)", () => {
   it("prewarm (authenticated) pulls master, media playlists and init segments into each edge", async () => {
     const unauth = await fetch(`${stack.edgeUrl}/api/v1/edge/prewarm/it`, { method: "POST" });
     expect(unauth.status).toBe(401);
-    expect(await unauth.json()).toEqual({ error: "missing or invalid bearer token" });
+    expect(await unauth.json()).toEqual({ error: "missing or invalid bearer token", code: "unauthorized" });
     const bad = await fetch(`${stack.edgeUrl}/api/v1/edge/prewarm/Bad!`, { method: "POST", headers: { authorization: `Bearer ${EDGE_ADMIN_TOKEN}` } });
     expect(bad.status).toBe(400);
     for (const edge of stack.edges) {
