@@ -108,6 +108,7 @@ describe("fault: publisher network drop", () => {
     // The fault table's figure (test/faults/documented-figures.ts).
     expect(gapMs, "longest stall at the player (ms)").toBeLessThanOrEqual(boundMs("publisherDropShortGap"));
     // The player kept going: every segment it fetched through the edge came whole.
+    await waitFor("the player's segment fetches in flight to finish", async () => p.fetching === 0, 15_000);
     for (const [msn, s] of p.segments) if (!s.gap) expect(s.status, `seg ${msn}: ${p.describe(msnBefore - 2)}`).toBe(200);
     expect(lost, p.describe(msnBefore - 2)).toBe(0);
     // At most the one segment the old run left unfinished is filled with EXT-X-GAP.
