@@ -109,7 +109,7 @@ const HEADER = [
   "Written by `npm run bench` (bench/run.ts); `npm run bench -- <name>` refreshes one section and",
   "keeps the others. Every section names the machine, date and command of the run that produced it.",
   "These are measurements, not pass/fail thresholds: compare each ratio against the baseline measured",
-  "in the same run rather than absolute figures across runs or machines (shared/design/BENCHMARKS.md).",
+  "in the same run rather than absolute figures across runs or machines (bench/README.md).",
   "",
 ].join("\n");
 

@@ -4,7 +4,6 @@ import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/
 import { concat } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
 import { bytesOf, metricValue, partBytes, PARTS, PT, Pusher, readJson, SINGLE, startOrigin, TD, track, turns, type TestOrigin, originPerTest } from "../../test/support/origin-harness.ts";
 
-/** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md. TD 2 s, PART-TARGET 0.5 s, 4 parts a segment. */
 
 let t: TestOrigin;
 let p: Pusher;
@@ -33,7 +32,7 @@ const expectParksUntilAborted = async (query: string) => {
 const partUris = (text: string) => parseMediaPlaylist(text).segments.flatMap((s) => s.parts.map((x) => x.uri));
 
 describe("multivariant playlist (1.H)", () => {
-  it("rule 15: VERSION 6 and EXT-X-INDEPENDENT-SEGMENTS", async () => {
+  it("Apple HLS authoring spec 9.11–9.12: VERSION 6 and EXT-X-INDEPENDENT-SEGMENTS", async () => {
     const { res, text } = await t.get("/live/demo/master.m3u8");
     expect(res.status).toBe(200);
     const mv = parseMultivariantPlaylist(text);
@@ -41,7 +40,7 @@ describe("multivariant playlist (1.H)", () => {
     expect(mv.tags.filter((x) => x === "#EXT-X-INDEPENDENT-SEGMENTS")).toHaveLength(1);
   });
 
-  it("rule 58: the audio rendition is an EXT-X-MEDIA group with NAME, LANGUAGE, DEFAULT/AUTOSELECT; variants reference it", async () => {
+  it("RFC 8216bis §4.4.6.1(.1): the audio rendition is an EXT-X-MEDIA group with NAME, LANGUAGE, DEFAULT/AUTOSELECT; variants reference it", async () => {
     const mv = parseMultivariantPlaylist((await t.get("/live/demo/master.m3u8")).text);
     expect(mv.media).toEqual([
       { TYPE: "AUDIO", "GROUP-ID": "audio", NAME: "audio", LANGUAGE: "en", DEFAULT: "YES", AUTOSELECT: "YES", CHANNELS: "2", URI: "audio/index.m3u8" },
@@ -86,7 +85,7 @@ describe("multivariant playlist (1.H)", () => {
     ]);
   });
 
-  it("rule 55: without pushed figures, BANDWIDTH is the peak measured from the segment bytes, not the first segment's rate", async () => {
+  it("Apple HLS authoring spec 9.14, 1.28–1.29: without pushed figures, BANDWIDTH is the peak measured from the segment bytes, not the first segment's rate", async () => {
     const single = new Pusher(t, "measured", SINGLE);
     await single.announce();
     const r = SINGLE.renditions[0]!.name;
@@ -112,13 +111,13 @@ describe("multivariant playlist (1.H)", () => {
     expect((await p.endRendition("720p")).status).toBe(200);
     const mv = parseMultivariantPlaylist((await t.get("/live/demo/master.m3u8")).text);
     expect(mv.variants.map((v) => v.uri)).toEqual(["360p/index.m3u8"]);
-    // Its media playlist now ends; the survivors no longer report it (rule 39).
+    // Its media playlist now ends; the survivors no longer report it (RFC 8216bis B.1).
     expect(parseMediaPlaylist((await t.get(url("720p"))).text).endList).toBe(true);
     const reports = parseMediaPlaylist((await t.get(url("360p"))).text).renditionReports.map((r) => r.URI);
     expect(reports).toEqual(["../audio/index.m3u8"]);
   });
 
-  it("rule 68: served as application/vnd.apple.mpegurl with a 0.5 × TD lifetime, gzip on request", async () => {
+  it("Apple HLS authoring spec 8.24, 8.18, 10.4: served as application/vnd.apple.mpegurl with a 0.5 × TD lifetime, gzip on request", async () => {
     const plain = await t.request("/live/demo/master.m3u8");
     expect(plain.headers.get("content-type")).toBe("application/vnd.apple.mpegurl");
     expect(plain.headers.get("cache-control")).toBe(`public, max-age=${Math.round(0.5 * TD)}`);
@@ -152,7 +151,7 @@ describe("media playlist (1.A–1.E)", () => {
       ["part0.2.m4s", 0.5, false],
       ["part0.3.m4s", 0.5, false],
     ]);
-    expect(pl.tags).not.toContain("#EXT-X-PLAYLIST-TYPE"); // rule 30
+    expect(pl.tags).not.toContain("#EXT-X-PLAYLIST-TYPE"); // RFC 8216bis §6.2.1–6.2.2
     expect(pl.endList).toBe(false);
   });
 
@@ -193,7 +192,7 @@ describe("media playlist (1.A–1.E)", () => {
     ]);
   });
 
-  it("rule 14: MEDIA-SEQUENCE goes up by one per segment that leaves the window", async () => {
+  it("RFC 8216bis §6.2.2: MEDIA-SEQUENCE goes up by one per segment that leaves the window", async () => {
     const window = state("720p").window.playlistSegments;
     await p.pushSegments(0, window - 1, ["720p"]);
     expect(parseMediaPlaylist((await t.get(url("720p"))).text).mediaSequence).toBe(0);
@@ -208,7 +207,7 @@ describe("media playlist (1.A–1.E)", () => {
     }
   });
 
-  it("rule 20: a gap segment is listed with EXT-X-GAP and its URI answers 404", async () => {
+  it("RFC 8216bis §4.4.4.9, §6.2.1: a gap segment is listed with EXT-X-GAP and its URI answers 404", async () => {
     await p.pushSegment(0, ["720p"]);
     expect((await p.segment("720p", 1, { gapPdtMs: Date.UTC(2025, 0, 1, 12, 0, 2) })).status).toBe(200);
     const pl = parseMediaPlaylist((await t.get(url("720p"))).text);
@@ -220,7 +219,7 @@ describe("media playlist (1.A–1.E)", () => {
     expect(pl.preloadHints).toEqual([{ TYPE: "PART", URI: "part2.0.m4s" }]);
   });
 
-  it("rule 26: EXT-X-PART tags go once their segment is > 3 × TD from the end; the part files stay fetchable", async () => {
+  it("RFC 8216bis §6.2.2: EXT-X-PART tags go once their segment is > 3 × TD from the end; the part files stay fetchable", async () => {
     await p.pushSegments(0, 5, ["720p"]);
     await p.pushPart(6, 0, ["720p"]);
     const pl = parseMediaPlaylist((await t.get(url("720p"))).text);
@@ -237,7 +236,7 @@ describe("media playlist (1.A–1.E)", () => {
   });
 
   for (const playlistSegments of [6, 15]) {
-    it(`rule 26: a part stays fetchable ≥ 3 × TD after its EXT-X-PART tag is removed (CASCADE_PLAYLIST_SEGMENTS=${playlistSegments})`, async () => {
+    it(`RFC 8216bis §6.2.2: a part stays fetchable ≥ 3 × TD after its EXT-X-PART tag is removed (CASCADE_PLAYLIST_SEGMENTS=${playlistSegments})`, async () => {
       const o = await startOrigin({ playlistSegments, memorySegments: 4 });
       try {
         const q = new Pusher(o, "w", SINGLE);
@@ -271,7 +270,7 @@ describe("media playlist (1.A–1.E)", () => {
 });
 
 describe("blocking playlist reload (1.F)", () => {
-  it("rule 42: a request for the next part waits and is woken by that part's push", async () => {
+  it("RFC 8216bis §6.2.5.2: a request for the next part waits and is woken by that part's push", async () => {
     await p.pushPart(0, 0);
     await p.pushPart(0, 1);
     const pending = track(t.request(url("720p", "?_HLS_msn=0&_HLS_part=2")));
@@ -285,13 +284,13 @@ describe("blocking playlist reload (1.F)", () => {
     await p.pushPart(0, 2, ["720p"]);
     const res = await pending.promise;
     expect(res.status).toBe(200);
-    expect(res.headers.get("cache-control")).toBe(`public, max-age=${6 * TD}`); // rule 66: blocking playlist 200 → 6 × TD
+    expect(res.headers.get("cache-control")).toBe(`public, max-age=${6 * TD}`); // RFC 8216bis B.1: blocking playlist 200 → 6 × TD
     expect(partUris(await res.text())).toContain("part0.2.m4s");
     expect(state("720p").waiterCount).toBe(0);
     expect(await metricValue(t, "cascade_origin_blocked_requests")).toBe(0);
   });
 
-  it("rule 42: _HLS_msn alone waits until segment M is complete", async () => {
+  it("RFC 8216bis §6.2.5.2: _HLS_msn alone waits until segment M is complete", async () => {
     await p.pushSegment(0, ["720p"]);
     for (let i = 0; i < PARTS; i++) await p.pushPart(1, i, ["720p"]);
     const pending = track(t.request(url("720p", "?_HLS_msn=1")));
@@ -302,7 +301,7 @@ describe("blocking playlist reload (1.F)", () => {
     expect(pl.segments.map((s) => s.uri)).toEqual(["seg0.m4s", "seg1.m4s"]);
   });
 
-  it("rule 42: a request already satisfied is answered at once", async () => {
+  it("RFC 8216bis §6.2.5.2: a request already satisfied is answered at once", async () => {
     await p.pushSegment(0);
     await p.pushPart(1, 0);
     for (const q of ["?_HLS_msn=0", "?_HLS_msn=0&_HLS_part=1", "?_HLS_msn=1&_HLS_part=0"]) {
@@ -313,7 +312,7 @@ describe("blocking playlist reload (1.F)", () => {
     expect(state("720p").waiterCount).toBe(0);
   });
 
-  it("rule 43: an _HLS_part past the last part of its parent means part 0 of the next segment", async () => {
+  it("RFC 8216bis §6.2.5.2: an _HLS_part past the last part of its parent means part 0 of the next segment", async () => {
     await p.pushSegment(0, ["720p"]);
     const pending = track(t.request(url("720p", `?_HLS_msn=0&_HLS_part=${PARTS}`)));
     await parked("720p");
@@ -322,7 +321,7 @@ describe("blocking playlist reload (1.F)", () => {
     expect(partUris(await (await pending.promise).text())).toContain("part1.0.m4s");
   });
 
-  it("rule 44: an _HLS_msn that already left the window gets the whole playlist at once", async () => {
+  it("RFC 8216bis §6.2.5.2: an _HLS_msn that already left the window gets the whole playlist at once", async () => {
     const window = state("720p").window.playlistSegments;
     await p.pushSegments(0, window + 2, ["720p"]);
     await t.storage.idle();
@@ -334,7 +333,7 @@ describe("blocking playlist reload (1.F)", () => {
     expect(pl.segments.at(-1)!.parts.map((x) => x.uri)).toEqual([`part${window + 3}.0.m4s`]);
   });
 
-  it("rule 45: _HLS_msn more than two past the last segment is a 400 at once; last + 2 blocks", async () => {
+  it("RFC 8216bis §6.2.5.2: _HLS_msn more than two past the last segment is a 400 at once; last + 2 blocks", async () => {
     await p.pushSegment(0, ["720p"]);
     const res = await t.request(url("720p", "?_HLS_msn=3"));
     expect(res.status).toBe(400);
@@ -344,7 +343,7 @@ describe("blocking playlist reload (1.F)", () => {
     expect(state("720p").waiterCount).toBe(0);
   });
 
-  it("rule 45: _HLS_part beyond the Advance Part Limit (3 / PART-TARGET = 6 parts) is a 400; at the limit it blocks", async () => {
+  it("RFC 8216bis §6.2.5.2: _HLS_part beyond the Advance Part Limit (3 / PART-TARGET = 6 parts) is a 400; at the limit it blocks", async () => {
     await p.pushPart(0, 0, ["720p"]);
     // Last part 0.0: 0.6 is 6 parts ahead (allowed), 0.7 and 1.3 (4 + 3) are 7 ahead.
     expect((await t.request(url("720p", "?_HLS_msn=0&_HLS_part=7"))).status).toBe(400);
@@ -352,7 +351,7 @@ describe("blocking playlist reload (1.F)", () => {
     await expectParksUntilAborted("?_HLS_msn=1&_HLS_part=2");
   });
 
-  it("rule 46: _HLS_part without _HLS_msn is a 400", async () => {
+  it("RFC 8216bis §6.2.5.2: _HLS_part without _HLS_msn is a 400", async () => {
     await p.pushPart(0, 0);
     const res = await t.request(url("720p", "?_HLS_part=0"));
     expect(res.status).toBe(400);
@@ -369,7 +368,7 @@ describe("blocking playlist reload (1.F)", () => {
     expect(await metricValue(t, "cascade_origin_viewer_requests_total", { kind: "playlist", status: "4xx" })).toBe(9);
   });
 
-  it("rule 41: other _HLS_ parameters and unknown _HLS_skip values are ignored", async () => {
+  it("RFC 8216bis §6.2.5: other _HLS_ parameters and unknown _HLS_skip values are ignored", async () => {
     await p.pushPart(0, 0);
     const plain = (await t.get(url("720p"))).text;
     for (const q of ["?_HLS_foo=1", "?_HLS_skip=NO", "?_HLS_skip=yes", "?other=1"]) {
@@ -379,7 +378,7 @@ describe("blocking playlist reload (1.F)", () => {
     }
   });
 
-  it("rule 47: a blocked request that is not satisfied within 3 × TD gets a 503", async () => {
+  it("RFC 8216bis §6.2.5.2: a blocked request that is not satisfied within 3 × TD gets a 503", async () => {
     await p.pushPart(0, 0);
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const pending = track(t.request(url("720p", "?_HLS_msn=0&_HLS_part=1")));
@@ -393,7 +392,7 @@ describe("blocking playlist reload (1.F)", () => {
     expect(state("720p").waiterCount).toBe(0);
   });
 
-  it("rule 48: after ENDLIST, _HLS_msn/_HLS_part are ignored (no 400, no blocking)", async () => {
+  it("RFC 8216bis §6.2.5.2: after ENDLIST, _HLS_msn/_HLS_part are ignored (no 400, no blocking)", async () => {
     await p.pushSegment(0);
     await p.end();
     for (const q of ["?_HLS_msn=99", "?_HLS_msn=1&_HLS_part=0", "?_HLS_msn=0&_HLS_part=50"]) {
@@ -414,7 +413,7 @@ describe("blocking playlist reload (1.F)", () => {
     expect(parseMediaPlaylist(await res.text()).endList).toBe(true);
   });
 
-  it("rule 49: the same blocking URL gives the same answer; many waiters are woken by one push", async () => {
+  it("RFC 8216bis B.1: the same blocking URL gives the same answer; many waiters are woken by one push", async () => {
     await p.pushPart(0, 0);
     const waiting = Array.from({ length: 20 }, () => t.request(url("720p", "?_HLS_msn=0&_HLS_part=1")));
     await parked("720p", 20);
@@ -460,14 +459,14 @@ describe("playlist delta updates (1.G)", () => {
     expect(delta.renditionReports).toEqual(full.renditionReports);
   });
 
-  it("rule 52: _HLS_skip=v2 is a VERSION 10 delta with RECENTLY-REMOVED-DATERANGES", async () => {
+  it("RFC 8216bis §6.2.5.1, §4.4.5.2, §8: _HLS_skip=v2 is a VERSION 10 delta with RECENTLY-REMOVED-DATERANGES", async () => {
     await fill();
     const { text } = await t.get(url("720p", "?_HLS_skip=v2"));
     expect(parseMediaPlaylist(text).version).toBe(10);
     expect(text).toContain('#EXT-X-SKIP:SKIPPED-SEGMENTS=4,RECENTLY-REMOVED-DATERANGES=""\n');
   });
 
-  it("rule 50: a delta update also works on a blocking request", async () => {
+  it("RFC 8216bis §6.2.5.1: a delta update also works on a blocking request", async () => {
     await fill();
     const pending = track(t.request(url("720p", "?_HLS_msn=10&_HLS_part=1&_HLS_skip=YES")));
     await parked("720p");
@@ -478,7 +477,7 @@ describe("playlist delta updates (1.G)", () => {
     expect(delta.segments.at(-1)!.parts.map((x) => x.uri)).toEqual(["part10.0.m4s", "part10.1.m4s"]);
   });
 
-  it("rule 50: _HLS_skip is ignored after ENDLIST, and when nothing is old enough to skip", async () => {
+  it("RFC 8216bis §6.2.5.1: _HLS_skip is ignored after ENDLIST, and when nothing is old enough to skip", async () => {
     await p.pushSegments(0, 2, ["720p"]);
     expect((await t.get(url("720p", "?_HLS_skip=YES"))).text).toBe((await t.get(url("720p"))).text);
     await p.pushSegments(3, 9, ["720p"]);
@@ -505,7 +504,7 @@ describe("preload-hinted parts and media (1.D)", () => {
     expect(await bytesOf(res)).toEqual(big);
   });
 
-  it("rule 35: the hint at a segment boundary (part N+1.0) is requestable too", async () => {
+  it("RFC 8216bis §6.2.6: the hint at a segment boundary (part N+1.0) is requestable too", async () => {
     for (let i = 0; i < PARTS; i++) await p.pushPart(0, i, ["720p"]);
     const pending = track(t.request("/live/demo/720p/part1.0.m4s"));
     await parked("720p");
@@ -517,7 +516,7 @@ describe("preload-hinted parts and media (1.D)", () => {
     expect(await bytesOf(await pending.promise)).toEqual(partBytes("demo", "720p", 1, 0));
   });
 
-  it("rule 38: a hinted part that will never be published (the stream ended) answers 404", async () => {
+  it("RFC 8216bis §6.2.6: a hinted part that will never be published (the stream ended) answers 404", async () => {
     await p.pushPart(0, 0);
     const pending = track(t.request("/live/demo/720p/part0.1.m4s"));
     await parked("720p");
@@ -528,7 +527,7 @@ describe("preload-hinted parts and media (1.D)", () => {
     expect(res.headers.get("cache-control")).toBe(`public, max-age=${TD}`);
   });
 
-  it("rule 47: a hinted part still missing after 3 × TD gets a 503", async () => {
+  it("RFC 8216bis §6.2.5.2: a hinted part still missing after 3 × TD gets a 503", async () => {
     await p.pushPart(0, 0);
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const pending = track(t.request("/live/demo/720p/part0.1.m4s"));
@@ -540,13 +539,13 @@ describe("preload-hinted parts and media (1.D)", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
   });
 
-  it("rule 38: a part or segment URI that was never hinted answers 404 at once", async () => {
+  it("RFC 8216bis §6.2.6: a part or segment URI that was never hinted answers 404 at once", async () => {
     await p.pushSegment(0);
     await p.pushPart(1, 0);
     for (const path of ["part1.2.m4s", "part1.5.m4s", "part2.0.m4s", "part9.0.m4s", "seg1.m4s", "seg2.m4s", "seg99.m4s", "init7.mp4"]) {
       const res = await t.request(`/live/demo/720p/${path}`);
       expect(res.status, path).toBe(404);
-      expect(res.headers.get("cache-control"), path).toBe(`public, max-age=${TD}`); // rule 66: hinted media error → 1 × TD
+      expect(res.headers.get("cache-control"), path).toBe(`public, max-age=${TD}`); // RFC 8216bis B.1: hinted media error → 1 × TD
     }
     expect(state("720p").waiterCount).toBe(0);
   });
@@ -573,7 +572,7 @@ describe("preload-hinted parts and media (1.D)", () => {
     expect((await t.request("/live/nostream/master.m3u8")).headers.get("cache-control")).toBe("public, max-age=1");
   });
 
-  it("rule 68: init as video/mp4, parts and segments as video/iso.segment (audio too); all immutable", async () => {
+  it("Apple HLS authoring spec 8.24, 8.18, 10.4: init as video/mp4, parts and segments as video/iso.segment (audio too); all immutable", async () => {
     await p.pushSegment(0);
     for (const r of p.renditions) {
       const init = await t.request(`/live/demo/${r}/init0.mp4`);
@@ -593,7 +592,7 @@ describe("preload-hinted parts and media (1.D)", () => {
 });
 
 describe("HTTP delivery (1.I)", () => {
-  it("rule 62: playlists are gzip-encoded when the client accepts gzip, with Vary: Accept-Encoding", async () => {
+  it("RFC 8216bis B.1, §6.2.1: playlists are gzip-encoded when the client accepts gzip, with Vary: Accept-Encoding", async () => {
     await p.pushSegment(0);
     const plain = await t.request(url("720p"));
     const text = await plain.text();
@@ -607,7 +606,7 @@ describe("HTTP delivery (1.I)", () => {
     }
   });
 
-  it("rule 66: cache lifetimes — plain playlist 0.5 × TD, blocking 6 × TD, ended playlist long", async () => {
+  it("RFC 8216bis B.1: cache lifetimes — plain playlist 0.5 × TD, blocking 6 × TD, ended playlist long", async () => {
     await p.pushSegment(0);
     expect((await t.request(url("720p"))).headers.get("cache-control")).toBe(`public, max-age=${Math.round(0.5 * TD)}`);
     expect((await t.request(url("720p", "?_HLS_msn=0"))).headers.get("cache-control")).toBe(`public, max-age=${6 * TD}`);
@@ -616,14 +615,14 @@ describe("HTTP delivery (1.I)", () => {
     expect((await t.request(url("720p"))).headers.get("cache-control")).toBe("public, max-age=1209600");
   });
 
-  it("rule 66: playlist errors — 1 × TD for a plain request, 4 × TD for a blocking one, short for 400", async () => {
+  it("RFC 8216bis B.1: playlist errors — 1 × TD for a plain request, 4 × TD for a blocking one, short for 400", async () => {
     await p.pushPart(0, 0);
     expect((await t.request(url("1080p"))).headers.get("cache-control")).toBe(`public, max-age=${TD}`);
     expect((await t.request(url("1080p", "?_HLS_msn=0"))).headers.get("cache-control")).toBe(`public, max-age=${4 * TD}`);
     expect((await t.request(url("720p", "?_HLS_msn=9"))).headers.get("cache-control")).toBe("public, max-age=1");
   });
 
-  it("rule 68: playlists are application/vnd.apple.mpegurl with Last-Modified and CORS", async () => {
+  it("Apple HLS authoring spec 8.24, 8.18, 10.4: playlists are application/vnd.apple.mpegurl with Last-Modified and CORS", async () => {
     await p.pushPart(0, 0);
     const res = await t.request(url("audio"));
     expect(res.headers.get("content-type")).toBe("application/vnd.apple.mpegurl");
@@ -668,7 +667,7 @@ describe("stream end", () => {
 });
 
 describe("rendered playlist cache", () => {
-  it("rule 39: a rendition ending (a dropped rung) never leaves another rendition's playlist stale", async () => {
+  it("RFC 8216bis B.1: a rendition ending (a dropped rung) never leaves another rendition's playlist stale", async () => {
     await p.pushSegment(0);
     await p.pushPart(1, 0);
     // Render (and cache) the 360p playlist, then end 720p: 720p leaves the set of active renditions.

@@ -5,7 +5,6 @@ import { PUSH_HEADERS as H, PUSH_LIMITS, PUSH_PREFIX, pushPaths } from "../../sh
 import { signNodeToken } from "../../shared/tokens.ts";
 import { asBody, bytesOf, encodeRealFmp4, fragment, initSegment, listFiles, MANIFEST, metricValue, PDT0, partBytes, PT, Pusher, readJson, SINGLE, TD, type TestOrigin, originPerTest } from "../../test/support/origin-harness.ts";
 
-/** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md; the push protocol is shared/push-protocol.ts. */
 
 let t: TestOrigin;
 let p: Pusher;
@@ -264,14 +263,14 @@ describe("push API: part and segment headers", () => {
     expect((await t.playlist("/live/demo/720p/index.m3u8")).segments).toHaveLength(0);
   });
 
-  it("rule 17: a part longer than PART-TARGET is refused", async () => {
+  it("RFC 8216bis §4.4.4.9: a part longer than PART-TARGET is refused", async () => {
     const res = await p.part("720p", 0, 0, { duration: PT + 0.01 });
     expect(res.status).toBe(400);
     expect((await p.part("720p", 0, 0, { duration: 0 })).status).toBe(400);
     expect((await p.part("720p", 0, 0, { duration: PT })).status).toBe(200);
   });
 
-  it("rule 13: part 0 of a segment needs its PROGRAM-DATE-TIME", async () => {
+  it("Apple HLS authoring spec 8.4: part 0 of a segment needs its PROGRAM-DATE-TIME", async () => {
     const res = await p.part("720p", 0, 0, { pdtMs: null });
     expect(res.status).toBe(400);
     expect(String((await readJson(res)).error)).toMatch(/program-date-time/);
@@ -292,7 +291,7 @@ describe("push API: part and segment headers", () => {
     expect(await readJson(res)).toMatchObject({ resync: true });
   });
 
-  it("rule 1: a segment whose duration rounds above TARGETDURATION is refused", async () => {
+  it("RFC 8216bis §4.4.3.1, §6.2.1: a segment whose duration rounds above TARGETDURATION is refused", async () => {
     for (let i = 0; i < 4; i++) expect((await p.part("720p", 0, i)).status).toBe(200);
     // The parts only add up to 2 s, so claim a longer segment through a mismatching duration first.
     expect((await p.segment("720p", 0, { duration: 2.6 })).status).toBe(400);
@@ -355,7 +354,7 @@ describe("push API: manifest", () => {
     expect(t.origin.registry.list()).toHaveLength(1);
   });
 
-  it("rule 2: TARGETDURATION and PART-TARGET cannot change during a stream (409)", async () => {
+  it("RFC 8216bis §6.2.1: TARGETDURATION and PART-TARGET cannot change during a stream (409)", async () => {
     await p.announce();
     expect((await p.putManifest({ ...MANIFEST, targetDuration: 4 })).status).toBe(409);
     expect((await p.putManifest({ ...MANIFEST, partTarget: 0.25 })).status).toBe(409);
@@ -500,7 +499,7 @@ describe("push API: ordering and idempotent retries", () => {
     expect((await p.segment("720p", 0, { seq: 5 })).status).toBe(200);
   });
 
-  it("Cascade-Resync on part 0 starts a new run at any seq, after a discontinuity (rule 32)", async () => {
+  it("Cascade-Resync on part 0 starts a new run at any seq, after a discontinuity (RFC 8216bis §6.2.1)", async () => {
     await p.pushSegment(0, ["720p"]);
     expect((await p.part("720p", 1, 1, { seq: 100, resync: true })).status).toBe(400); // a run starts at part 0
     expect(await readJson(await p.part("720p", 0, 0, { seq: 100, resync: true }))).toEqual({ ok: true, duplicate: true });
@@ -513,7 +512,7 @@ describe("push API: ordering and idempotent retries", () => {
     ]);
   });
 
-  it("rule 20: a resync that skips MSNs fills the hole with EXT-X-GAP segments, so playlist MSNs stay the pushed ones", async () => {
+  it("RFC 8216bis §4.4.4.9, §6.2.1: a resync that skips MSNs fills the hole with EXT-X-GAP segments, so playlist MSNs stay the pushed ones", async () => {
     await p.pushSegment(0, ["720p"]);
     expect((await p.part("720p", 3, 0, { seq: 100, resync: true })).status).toBe(200);
     for (let i = 1; i < 4; i++) expect((await p.part("720p", 3, i)).status).toBe(200);

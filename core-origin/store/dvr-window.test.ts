@@ -10,7 +10,7 @@ import { bytesOf, listFiles, partBytes, PARTS, PT, Pusher, SINGLE, startOrigin, 
  * The DVR window (issue 6): media playlists list every segment of the last `dvrWindowS` seconds
  * (the manifest's, else CASCADE_DVR_WINDOW), slide with MEDIA-SEQUENCE, stay cheap to reload with
  * delta updates, serve old segments from storage, and delete what left the window unless the
- * stream is recorded. Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md.
+ * stream is recorded.
  */
 
 let t: TestOrigin;
@@ -38,7 +38,7 @@ const run = async (stream: string, manifest: StreamManifest, count: number, sett
 const listedMsns = async (stream: string): Promise<number[]> => parseMediaPlaylist((await t.get(url(stream))).text).segments.map((s) => s.msn);
 
 describe("DVR window: what a live media playlist lists", () => {
-  it("lists every segment of the window behind the live edge, then slides it: MEDIA-SEQUENCE +1 per segment (rule 14), no PLAYLIST-TYPE (rule 30)", async () => {
+  it("lists every segment of the window behind the live edge, then slides it: MEDIA-SEQUENCE +1 per segment (RFC 8216bis §6.2.2), no PLAYLIST-TYPE (RFC 8216bis §6.2.1–6.2.2)", async () => {
     t = await startOrigin({ dvrWindowS: 60 });
     const p = await run("dvr", SINGLE, 40);
     // 60 s of 2 s segments: 30 listed, the oldest ten gone.
@@ -55,7 +55,7 @@ describe("DVR window: what a live media playlist lists", () => {
       expect(next.mediaSequence).toBe(10 + extra);
       expect(next.segments).toHaveLength(30);
     }
-    // Part tags only near the live edge (rule 26): the DVR part of the list is plain segments.
+    // Part tags only near the live edge (RFC 8216bis §6.2.2): the DVR part of the list is plain segments.
     const tagged = pl.segments.filter((s) => s.parts.length > 0).map((s) => s.msn);
     expect(tagged.length).toBeLessThanOrEqual(4);
     expect(Math.min(...tagged)).toBeGreaterThanOrEqual(36);
@@ -130,7 +130,7 @@ describe("DVR window: delta updates keep reloads small (rules 10, 50, 51, 53)", 
     expect(deltaPl.skippedSegments).toBeGreaterThan(990);
     expect(deltaPl.mediaSequence).toBe(0);
     expect(deltaPl.version).toBe(9);
-    // What is left is exactly the end of the full playlist, with its parts (rule 51).
+    // What is left is exactly the end of the full playlist, with its parts (RFC 8216bis §4.4.5.2, §6.2.5.1).
     const now = parseMediaPlaylist((await t.get(url("big"))).text);
     expect(deltaPl.segments).toEqual(now.segments.slice(deltaPl.skippedSegments));
     // The gzip of the (incrementally rendered) full playlist is the same text.
@@ -153,7 +153,7 @@ describe("DVR window: segments out of memory come from storage", () => {
       expect(res.headers.get("cache-control")).toContain("immutable");
       expect(await bytesOf(res)).toEqual(segBytes("old", msn));
     }
-    // Parts: read back by byte range within the live window (rule 26); older segments keep no
+    // Parts: read back by byte range within the live window (RFC 8216bis §6.2.2); older segments keep no
     // part records (memory per listed segment stays small), so their parts are 404 — players
     // fetch the whole segment there.
     expect(await bytesOf(await t.request(`/live/old/${NAME}/part26.2.m4s`))).toEqual(partBytes("old", NAME, 26, 2));
@@ -173,10 +173,10 @@ describe("DVR window: storage beyond the window", () => {
       .map((f) => Number(/\d+/.exec(f)![0]))
       .sort((a, b) => a - b);
 
-  it("not recorded: a segment that left the window is deleted once its availability period (rule 29) is over", async () => {
+  it("not recorded: a segment that left the window is deleted once its availability period (RFC 8216bis §6.2.2) is over", async () => {
     t = await startOrigin({ dvrWindowS: 60 });
     const p = await run("gone", SINGLE, 40);
-    // Listed: 10..39 (60 s). Removed 0..9; rule 29 keeps each for the longest playlist (60 s) + TD
+    // Listed: 10..39 (60 s). Removed 0..9; RFC 8216bis §6.2.2 keeps each for the longest playlist (60 s) + TD
     // after it ended, so at 80 s only what ended before 80 − 62 = 18 s is gone: segments 0..7.
     expect(await listedMsns("gone")).toEqual(Array.from({ length: 30 }, (_, i) => 10 + i));
     expect(await segFiles("gone")).toEqual(Array.from({ length: 32 }, (_, i) => 8 + i));

@@ -4,7 +4,6 @@ import { bytesOf, initSegment, listFiles, partBytes, PARTS, PDT0, Pusher, SINGLE
 import { RenditionState, type PartPush, type RenditionWindow } from "./rendition-state.ts";
 import type { StorageDriver } from "./storage-driver.ts";
 
-/** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md. */
 
 /** An in-memory storage driver whose writes can be held back (`hold`) and released or failed later. */
 class MemoryStorage implements StorageDriver {
@@ -91,7 +90,7 @@ describe("RenditionState: bounded memory", () => {
     expect([...storage.objects.keys()].filter((k) => k.includes("/seg"))).toHaveLength(20);
     // A segment out of memory but in the window: parts come back from storage by offset.
     expect(await r.readPart(15, 2)).toEqual(partBytes("demo", "720p", 15, 2));
-    // A segment that left the window: the whole segment still comes from storage (rule 29).
+    // A segment that left the window: the whole segment still comes from storage (RFC 8216bis §6.2.2).
     expect(await r.readSegment(3)).toEqual(concat(...Array.from({ length: PARTS }, (_, i) => partBytes("demo", "720p", 3, i))));
     expect(await r.readSegment(20)).toBeNull();
     expect(await r.readSegment(99)).toBeNull();
@@ -126,7 +125,7 @@ describe("RenditionState: bounded memory", () => {
 });
 
 describe("RenditionState: sequence and window rules", () => {
-  it("rule 32: DISCONTINUITY-SEQUENCE counts the discontinuities that left the window", async () => {
+  it("RFC 8216bis §6.2.1: DISCONTINUITY-SEQUENCE counts the discontinuities that left the window", async () => {
     const { r, segment, settled } = rendition();
     segment(0);
     segment(1, { discontinuity: true });
@@ -136,7 +135,7 @@ describe("RenditionState: sequence and window rules", () => {
     expect(r.discontinuitySequence).toBe(1);
   });
 
-  it("rule 20: gap segments fill a resync's MSN jump with a continuing PROGRAM-DATE-TIME", async () => {
+  it("RFC 8216bis §4.4.4.9, §6.2.1: gap segments fill a resync's MSN jump with a continuing PROGRAM-DATE-TIME", async () => {
     const { r, segment, part, settled } = rendition();
     segment(0);
     expect(part(3, 0, { seq: 500, resync: true }).ok).toBe(true);

@@ -45,7 +45,7 @@ export interface RenditionWindow {
   dvrSeconds?: number;
   /**
    * Delete a segment from storage once it has left the playlist and its availability period
-   * (RFC §6.2.2, checklist rule 29) is over. Absent/false: storage keeps every segment (recording).
+   * (RFC §6.2.2, RFC 8216bis §6.2.2) is over. Absent/false: storage keeps every segment (recording).
    */
   deleteExpired?: boolean;
 }
@@ -101,7 +101,7 @@ export class RenditionState {
   private readonly waiters = new Set<() => void>();
   /** Sum of the durations of the complete segments listed. */
   private listedDuration = 0;
-  /** Longest listed duration so far (rule 29's "longest playlist distributed"). */
+  /** Longest listed duration so far (RFC 8216bis §6.2.2's "longest playlist distributed"). */
   private longestListed = 0;
   /** Media time of the live edge: the sum of all complete segment durations so far. */
   private edgeTime = 0;

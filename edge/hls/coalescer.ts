@@ -1,5 +1,5 @@
 /**
- * One in-flight upstream fill per key per isolate (checklist rule 64): the first request for a key
+ * One in-flight upstream fill per key per isolate (RFC 8216bis B.1): the first request for a key
  * starts the fill, every identical request that arrives while it is pending waits for its result.
  * The key is released only once the fill has also been stored, so a request arriving in between
  * finds it either here or in the cache, never neither.

@@ -36,7 +36,7 @@ const sleep = (ms: number) => new Promise<"timeout">((resolve) => setTimeout(() 
 
 /**
  * Serves one object: from the cache, else by joining or starting the single upstream fill for its
- * key. Nobody waits longer than 3 × TD (checklist 1.K.3); the fill itself carries on in the
+ * key. Nobody waits longer than 3 × TD (RFC 8216bis B.1); the fill itself carries on in the
  * background and still lands in the cache for the next request.
  *
  * @param force skip the cache lookup (prewarm refreshes what may be stale)

@@ -26,7 +26,7 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLengt
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("edge LL-HLS delivery", () => {
-  it("coalesces N concurrent identical blocking requests into one upstream fetch (rule 64)", async () => {
+  it("coalesces N concurrent identical blocking requests into one upstream fetch (RFC 8216bis B.1)", async () => {
     const t = setup();
     t.origin.publish(0, 0);
     const path = `${t.base}/360p/index.m3u8?_HLS_msn=0&_HLS_part=1`;
@@ -52,7 +52,7 @@ describe("edge LL-HLS delivery", () => {
     expect(t.origin.total()).toBe(1);
   });
 
-  it("coalesces hinted-part requests and never answers before the whole part exists (rule 36)", async () => {
+  it("coalesces hinted-part requests and never answers before the whole part exists (RFC 8216bis §6.2.6)", async () => {
     const t = setup();
     t.origin.publish(0, 0);
     let answered = 0;
@@ -74,7 +74,7 @@ describe("edge LL-HLS delivery", () => {
     expect(hit.res.headers.get("cache-control")).toBe("public, max-age=1209600, immutable");
   });
 
-  it("sets Age from the time the origin answered (rule 63)", async () => {
+  it("sets Age from the time the origin answered (RFC 8216bis B.1, App. C)", async () => {
     const t = setup();
     t.origin.publish(0, 0);
     const miss = await t.get(`${t.base}/360p/init0.mp4`);
@@ -87,7 +87,7 @@ describe("edge LL-HLS delivery", () => {
     expect(t.origin.total()).toBe(1);
   });
 
-  it("keeps a plain playlist 0.5 × TD, then goes upstream again (rule 66)", async () => {
+  it("keeps a plain playlist 0.5 × TD, then goes upstream again (RFC 8216bis B.1)", async () => {
     const t = setup(2);
     t.origin.publish(0, 0);
     const first = await t.get(`${t.base}/360p/index.m3u8`);
@@ -118,7 +118,7 @@ describe("edge LL-HLS delivery", () => {
     expect(t.origin.count(`/live/${t.streamId}/360p/index.m3u8?_HLS_msn=9`)).toBe(2);
   });
 
-  it("keeps a blocking playlist's 404 for 4 × TD and the master for 0.5 × TD (rule 66)", async () => {
+  it("keeps a blocking playlist's 404 for 4 × TD and the master for 0.5 × TD (RFC 8216bis B.1)", async () => {
     const t = setup(2);
     t.origin.playlistStatus = 404;
     const missing = await t.get(`${t.base}/360p/index.m3u8?_HLS_msn=3`);
@@ -132,7 +132,7 @@ describe("edge LL-HLS delivery", () => {
     expect(master.res.headers.get("content-type")).toBe("application/vnd.apple.mpegurl");
   });
 
-  it("answers 400 for a part without msn without going upstream (rule 46)", async () => {
+  it("answers 400 for a part without msn without going upstream (RFC 8216bis §6.2.5.2)", async () => {
     const t = setup();
     const r = await t.get(`${t.base}/360p/index.m3u8?_HLS_part=1`);
     expect(r.res.status).toBe(400);

@@ -17,7 +17,7 @@ const remembers = (key: string): boolean => !key.includes(".m3u8");
 
 /**
  * The Cache API seen as a store of Fetched objects. Entries are kept identity-encoded with the
- * time the origin answered, from which `Age` is derived on every hit (checklist rule 63). With a
+ * time the origin answered, from which `Age` is derived on every hit (RFC 8216bis B.1, App. C). With a
  * memory tier, hot objects are answered from isolate memory and the Cache API is read only on a
  * miss there (a cold isolate, an object older than the tier keeps).
  */

@@ -6,7 +6,7 @@ const key = (path: string, query: string) => {
   return r.ok ? r.object.key : `${r.status} ${r.error}`;
 };
 
-describe("cache key normalisation (checklist rule 67, 1.K.2)", () => {
+describe("cache key normalisation (MediaPackage LL-HLS CDN guide)", () => {
   it("orders directives, drops other _HLS_ and unknown parameters", () => {
     expect(key("720p/index.m3u8", "_HLS_part=2&_HLS_msn=10")).toBe("demo/720p/index.m3u8?_HLS_msn=10&_HLS_part=2");
     expect(key("720p/index.m3u8", "_HLS_msn=10&_HLS_part=2")).toBe("demo/720p/index.m3u8?_HLS_msn=10&_HLS_part=2");
@@ -21,7 +21,7 @@ describe("cache key normalisation (checklist rule 67, 1.K.2)", () => {
     expect(key("master.m3u8", "_HLS_msn=10")).toBe("demo/master.m3u8");
   });
 
-  it("rejects a part without an msn and malformed integers (rule 46)", () => {
+  it("rejects a part without an msn and malformed integers (RFC 8216bis §6.2.5.2)", () => {
     expect(key("720p/index.m3u8", "_HLS_part=2")).toBe("400 _HLS_part requires _HLS_msn");
     for (const bad of ["_HLS_msn=-1", "_HLS_msn=1e3", "_HLS_msn=01", "_HLS_msn=abc", "_HLS_msn=", "_HLS_msn=10&_HLS_part=x"]) {
       expect(key("720p/index.m3u8", bad)).toMatch(/^400 /);

@@ -1,6 +1,6 @@
 /**
  * An upstream response read to the end. The edge buffers every object fully before answering, so a
- * part's bytes never reach a client before the whole part exists (checklist 1.K.4), and every
+ * part's bytes never reach a client before the whole part exists (RFC 8216bis B.1), and every
  * coalesced waiter can be answered from the same bytes without re-reading a body.
  */
 export interface Fetched {

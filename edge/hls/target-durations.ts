@@ -9,7 +9,7 @@ export const targetDurationOf = (playlist: string): number | null => {
 
 /**
  * Target duration per stream as last seen in one of its media playlists. It sets the edge's
- * blocking bound (3 × TD) and cache lifetimes; TD is constant for a stream (checklist rule 2).
+ * blocking bound (3 × TD) and cache lifetimes; TD is constant for a stream (RFC 8216bis §6.2.1).
  * Bounded so a flood of stream ids cannot grow the isolate's memory.
  */
 export class TargetDurations {

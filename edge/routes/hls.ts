@@ -32,7 +32,7 @@ const respond = async (req: Request, object: EdgeObject, delivery: Delivery, now
   if (isPlaylist(object)) {
     headers.set("vary", "Accept-Encoding");
     if (/\bgzip\b/.test(req.headers.get("accept-encoding") ?? "")) {
-      // Checklist rule 62. Compressed once per playlist version and sent as is ("manual").
+      // RFC 8216bis B.1, §6.2.1. Compressed once per playlist version and sent as is ("manual").
       const gz = await gzipOnce(fetched);
       headers.set("content-encoding", "gzip");
       headers.set("content-length", String(gz.byteLength));

@@ -4,7 +4,6 @@ import { formatSeconds, renderMediaPlaylist, skippableSegments } from "./render-
 import { advancePartLimit, blockingTimeoutMs, cacheLifetimes, canSkipUntil, holdBack, partHoldBack, partTagWindow } from "./rules.ts";
 import type { MediaPlaylist, Part, Segment } from "./types.ts";
 
-/** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md. */
 
 const TD = 2;
 const PT = 0.5;
@@ -32,7 +31,7 @@ interface LiveOptions {
 const partsOf = (msn: number, count: number, last = false): Part[] =>
   Array.from({ length: count }, (_, k) => ({
     uri: `part${msn}.${k}.m4s`,
-    // The final part of a segment may be short (rule 17 exception).
+    // The final part of a segment may be short (RFC 8216bis §4.4.4.9 exception).
     duration: last && k === count - 1 ? 0.2 : PT,
     independent: k === 0,
   }));
@@ -92,7 +91,7 @@ const lines = (text: string): string[] => text.trimEnd().split("\n");
 const count = (parsed: ParsedMediaPlaylist, tag: string): number => parsed.tags.filter((t) => t === tag).length;
 
 describe("renderMediaPlaylist: header and server control (1.A)", () => {
-  it("rule 1: TARGETDURATION is an integer ≥ 1 and every EXTINF rounds to ≤ TD", () => {
+  it("RFC 8216bis §4.4.3.1, §6.2.1: TARGETDURATION is an integer ≥ 1 and every EXTINF rounds to ≤ TD", () => {
     // 2.4 s rounds to 2 and is allowed; EXTINF keeps the exact duration.
     const { text, parsed } = roundTrip(live({ segmentDurations: (msn) => (msn === 102 ? 2.4 : msn === 103 ? 1.6 : 2) }));
     expect(lines(text)).toContain("#EXT-X-TARGETDURATION:2");
@@ -105,21 +104,21 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
     expect(lines(text)).toContain("#EXTINF:2.4,");
   });
 
-  it("rule 2: TARGETDURATION stays the same as the playlist slides", () => {
+  it("RFC 8216bis §6.2.1: TARGETDURATION stays the same as the playlist slides", () => {
     const before = roundTrip(live({ firstMsn: 100 })).parsed;
     const after = roundTrip(live({ firstMsn: 101, segmentDurations: () => 1.5 })).parsed;
     expect(after.targetDuration).toBe(before.targetDuration);
     expect(count(before, "#EXT-X-TARGETDURATION")).toBe(1);
   });
 
-  it("rule 4: renditions built with the stream's TD all carry the same TARGETDURATION", () => {
+  it("RFC 8216bis §6.2.4: renditions built with the stream's TD all carry the same TARGETDURATION", () => {
     // Audio parts are not frame-aligned with video: different EXTINFs, same TD.
     const video = roundTrip(live()).parsed;
     const audio = roundTrip(live({ segmentDurations: () => 1.96267 })).parsed;
     expect(audio.targetDuration).toBe(video.targetDuration);
   });
 
-  it("rule 5: EXT-X-PART-INF:PART-TARGET is present (before any EXT-X-PART) when parts are listed", () => {
+  it("RFC 8216bis §4.4.3.7: EXT-X-PART-INF:PART-TARGET is present (before any EXT-X-PART) when parts are listed", () => {
     const { text, parsed } = roundTrip(live());
     expect(count(parsed, "#EXT-X-PART")).toBeGreaterThan(0);
     expect(lines(text)).toContain("#EXT-X-PART-INF:PART-TARGET=0.5");
@@ -127,7 +126,7 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
     expect(parsed.tags.indexOf("#EXT-X-PART-INF")).toBeLessThan(parsed.tags.indexOf("#EXT-X-PART"));
   });
 
-  it("rule 7: PART-HOLD-BACK ≥ 3 × PART-TARGET", () => {
+  it("RFC 8216bis §4.4.3.8: PART-HOLD-BACK ≥ 3 × PART-TARGET", () => {
     const { parsed } = roundTrip(live());
     expect(Number(parsed.serverControl["PART-HOLD-BACK"])).toBeGreaterThanOrEqual(3 * parsed.partTarget!);
     // Frame-snapped part targets (10 frames at 29.97 fps, 0.3331 s) must not be rounded below 3 ×.
@@ -142,7 +141,7 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
     }
   });
 
-  it("rule 8: HOLD-BACK, when present, is ≥ 3 × TD", () => {
+  it("RFC 8216bis §4.4.3.8: HOLD-BACK, when present, is ≥ 3 × TD", () => {
     const { parsed } = roundTrip(live({ withHoldBack: true }));
     expect(parsed.serverControl["HOLD-BACK"]).toBeDefined();
     expect(Number(parsed.serverControl["HOLD-BACK"])).toBeGreaterThanOrEqual(3 * parsed.targetDuration!);
@@ -151,11 +150,11 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
     expect(roundTrip(live()).parsed.serverControl["HOLD-BACK"]).toBeUndefined();
   });
 
-  it("rule 9: CAN-BLOCK-RELOAD=YES is advertised", () => {
+  it("RFC 8216bis §4.4.3.8, §6.2.5.2: CAN-BLOCK-RELOAD=YES is advertised", () => {
     expect(roundTrip(live()).parsed.serverControl["CAN-BLOCK-RELOAD"]).toBe("YES");
   });
 
-  it("rule 10: CAN-SKIP-UNTIL ≥ 6 × TD", () => {
+  it("RFC 8216bis §4.4.3.8: CAN-SKIP-UNTIL ≥ 6 × TD", () => {
     const { parsed } = roundTrip(live());
     expect(Number(parsed.serverControl["CAN-SKIP-UNTIL"])).toBeGreaterThanOrEqual(6 * parsed.targetDuration!);
     for (const targetDuration of [1, 2, 4, 6]) expect(canSkipUntil({ targetDuration, partTarget: 0.5 })).toBeGreaterThanOrEqual(6 * targetDuration);
@@ -163,7 +162,7 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
     expect(roundTrip(live({ withSkip: false })).parsed.serverControl["CAN-SKIP-DATERANGES"]).toBeUndefined();
   });
 
-  it("rule 12: VERSION 6 for a full fMP4 playlist (EXT-X-MAP), 9 with EXT-X-SKIP, 10 for a v2 delta", () => {
+  it("RFC 8216bis §8, §6.2.1: VERSION 6 for a full fMP4 playlist (EXT-X-MAP), 9 with EXT-X-SKIP, 10 for a v2 delta", () => {
     const full = roundTrip(live()).parsed;
     expect(full.version).toBe(6);
     expect(count(full, "#EXT-X-MAP")).toBe(1);
@@ -176,7 +175,7 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
     expect(count(nothing, "#EXT-X-SKIP")).toBe(0);
   });
 
-  it("rule 13: every segment carries EXT-X-PROGRAM-DATE-TIME with ms precision and a timezone", () => {
+  it("Apple HLS authoring spec 8.4: every segment carries EXT-X-PROGRAM-DATE-TIME with ms precision and a timezone", () => {
     const p = live();
     const { parsed } = roundTrip(p);
     expect(parsed.segments).toHaveLength(p.segments.length);
@@ -186,7 +185,7 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
     });
   });
 
-  it("rule 14: EXT-X-MEDIA-SEQUENCE is the first segment's MSN and MSNs count up from it", () => {
+  it("RFC 8216bis §6.2.2: EXT-X-MEDIA-SEQUENCE is the first segment's MSN and MSNs count up from it", () => {
     const { parsed } = roundTrip(live({ firstMsn: 4711 }));
     expect(parsed.mediaSequence).toBe(4711);
     expect(count(parsed, "#EXT-X-MEDIA-SEQUENCE")).toBe(1);
@@ -196,12 +195,12 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
     );
   });
 
-  it("rule 30: a live playlist carries no EXT-X-PLAYLIST-TYPE (nor does an ended one)", () => {
+  it("RFC 8216bis §6.2.1–6.2.2: a live playlist carries no EXT-X-PLAYLIST-TYPE (nor does an ended one)", () => {
     expect(renderMediaPlaylist(live())).not.toContain("#EXT-X-PLAYLIST-TYPE");
     expect(renderMediaPlaylist(live({ endList: true }))).not.toContain("#EXT-X-PLAYLIST-TYPE");
   });
 
-  it("rule 32: EXT-X-DISCONTINUITY marks the break and DISCONTINUITY-SEQUENCE is always present", () => {
+  it("RFC 8216bis §6.2.1: EXT-X-DISCONTINUITY marks the break and DISCONTINUITY-SEQUENCE is always present", () => {
     const plain = roundTrip(live()).parsed;
     expect(count(plain, "#EXT-X-DISCONTINUITY-SEQUENCE")).toBe(1);
     expect(plain.discontinuitySequence).toBe(0);
@@ -213,14 +212,14 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
 });
 
 describe("renderMediaPlaylist: partial segments (1.B)", () => {
-  it("rule 16: every EXT-X-PART has URI and DURATION", () => {
+  it("RFC 8216bis §4.4.4.9: every EXT-X-PART has URI and DURATION", () => {
     const { text } = roundTrip(live());
     const partLines = lines(text).filter((l) => l.startsWith("#EXT-X-PART:"));
     expect(partLines.length).toBe(3 * 4 + 2);
     for (const l of partLines) expect(l).toMatch(/^#EXT-X-PART:DURATION=\d+(\.\d+)?,URI="part\d+\.\d+\.m4s"(,INDEPENDENT=YES)?$/);
   });
 
-  it("rule 17: part DURATION ≤ PART-TARGET, and ≥ 85 % of it unless independent or last of its parent", () => {
+  it("RFC 8216bis §4.4.4.9: part DURATION ≤ PART-TARGET, and ≥ 85 % of it unless independent or last of its parent", () => {
     const { parsed } = roundTrip(live({ segmentDurations: (msn) => (msn === 106 ? 1.7 : 2) }));
     const pt = parsed.partTarget!;
     let checked = 0;
@@ -238,7 +237,7 @@ describe("renderMediaPlaylist: partial segments (1.B)", () => {
     expect(parsed.segments.find((s) => s.msn === 106)!.parts.at(-1)!.duration).toBe(0.2);
   });
 
-  it("rule 18: INDEPENDENT=YES on exactly the parts that start with an independent frame", () => {
+  it("RFC 8216bis §4.4.4.9: INDEPENDENT=YES on exactly the parts that start with an independent frame", () => {
     const p = live();
     const { parsed } = roundTrip(p);
     const want = p.segments.flatMap((s) => (s.parts ?? []).map((x) => x.independent));
@@ -247,7 +246,7 @@ describe("renderMediaPlaylist: partial segments (1.B)", () => {
     expect(got.filter(Boolean).length).toBeGreaterThan(0);
   });
 
-  it("rule 21: DISCONTINUITY, MAP and PROGRAM-DATE-TIME of a segment come before its first EXT-X-PART", () => {
+  it("RFC 8216bis §4.4.4.9: DISCONTINUITY, MAP and PROGRAM-DATE-TIME of a segment come before its first EXT-X-PART", () => {
     const { text } = roundTrip(live({ discontinuityAt: [107], newMapAt: 107 }));
     const l = lines(text);
     const firstPart107 = l.indexOf(l.find((x) => x.includes('URI="part107.0.m4s"'))!);
@@ -261,7 +260,7 @@ describe("renderMediaPlaylist: partial segments (1.B)", () => {
     expect(parsed.segments.find((s) => s.msn === 106)!.map).toBe("init0.mp4");
   });
 
-  it("rule 26: segments whose EXT-X-PART tags were dropped render as plain EXTINF segments", () => {
+  it("RFC 8216bis §6.2.2: segments whose EXT-X-PART tags were dropped render as plain EXTINF segments", () => {
     const { parsed } = roundTrip(live({ partTagSegments: 2 }));
     const withParts = parsed.segments.filter((s) => s.parts.length > 0).map((s) => s.msn);
     expect(withParts).toEqual([106, 107, 108]);
@@ -271,7 +270,7 @@ describe("renderMediaPlaylist: partial segments (1.B)", () => {
 });
 
 describe("renderMediaPlaylist: preload hints and rendition reports (1.D, 1.E)", () => {
-  it("rule 33: a live playlist with parts has exactly one PRELOAD-HINT TYPE=PART naming the next part", () => {
+  it("RFC 8216bis B.1, §4.4.5.3: a live playlist with parts has exactly one PRELOAD-HINT TYPE=PART naming the next part", () => {
     const { parsed } = roundTrip(live({ openParts: 2 }));
     expect(parsed.preloadHints).toEqual([{ TYPE: "PART", URI: "part108.2.m4s" }]);
     const last = parsed.segments.at(-1)!;
@@ -280,7 +279,7 @@ describe("renderMediaPlaylist: preload hints and rendition reports (1.D, 1.E)", 
     expect(roundTrip(live({ openParts: 0 })).parsed.preloadHints).toEqual([{ TYPE: "PART", URI: "part108.0.m4s" }]);
   });
 
-  it("rule 34: the hinted URI is the URI the part is later listed under", () => {
+  it("RFC 8216bis §4.4.5.3, §6.2.6: the hinted URI is the URI the part is later listed under", () => {
     const before = roundTrip(live({ openParts: 2 })).parsed;
     const after = roundTrip(live({ openParts: 3 })).parsed;
     const hinted = before.preloadHints[0]!["URI"];
@@ -289,7 +288,7 @@ describe("renderMediaPlaylist: preload hints and rendition reports (1.D, 1.E)", 
     expect(before.preloadHints[0]!["BYTERANGE-START"]).toBeUndefined();
   });
 
-  it("rule 37: a playlist with EXT-X-ENDLIST has no PRELOAD-HINT (even if the model still has one)", () => {
+  it("RFC 8216bis §6.2.6, §4.4.5.3: a playlist with EXT-X-ENDLIST has no PRELOAD-HINT (even if the model still has one)", () => {
     const ended = live({ endList: true });
     expect(ended.preloadHint).toBeDefined();
     const { parsed } = roundTrip(ended);
@@ -298,12 +297,12 @@ describe("renderMediaPlaylist: preload hints and rendition reports (1.D, 1.E)", 
     expect(parsed.tags.at(-1 - parsed.renditionReports.length)).toBe("#EXT-X-ENDLIST");
   });
 
-  it("rule 39: one EXT-X-RENDITION-REPORT per other rendition", () => {
+  it("RFC 8216bis B.1: one EXT-X-RENDITION-REPORT per other rendition", () => {
     const { parsed } = roundTrip(live());
     expect(parsed.renditionReports.map((r) => r["URI"])).toEqual(["../audio/index.m3u8", "../360p/index.m3u8"]);
   });
 
-  it("rule 40: reports carry a relative URI, LAST-MSN and LAST-PART", () => {
+  it("RFC 8216bis §4.4.5.4: reports carry a relative URI, LAST-MSN and LAST-PART", () => {
     const { parsed } = roundTrip(live());
     for (const r of parsed.renditionReports) {
       expect(r["URI"]).toMatch(/^\.\.\/[a-z0-9_-]+\/index\.m3u8$/);
@@ -318,7 +317,7 @@ describe("renderMediaPlaylist: delta updates (1.G)", () => {
   // 12 complete 2 s segments + 1 s of parts; Skip Boundary 12 s.
   const base = () => live({ complete: 12, openParts: 2 });
 
-  it("rule 50: _HLS_skip is honoured only with CAN-SKIP-UNTIL and without ENDLIST", () => {
+  it("RFC 8216bis §6.2.5.1: _HLS_skip is honoured only with CAN-SKIP-UNTIL and without ENDLIST", () => {
     expect(skippableSegments(base())).toBeGreaterThan(0);
     const noSkip = live({ complete: 12, withSkip: false });
     expect(skippableSegments(noSkip)).toBe(0);
@@ -328,7 +327,7 @@ describe("renderMediaPlaylist: delta updates (1.G)", () => {
     expect(renderMediaPlaylist(ended, "YES")).toBe(renderMediaPlaylist(ended));
   });
 
-  it("rule 51: EXT-X-SKIP appears once, MEDIA-SEQUENCE unchanged, skipped count right, VERSION 9", () => {
+  it("RFC 8216bis §4.4.5.2, §6.2.5.1: EXT-X-SKIP appears once, MEDIA-SEQUENCE unchanged, skipped count right, VERSION 9", () => {
     const p = base();
     const full = roundTrip(p).parsed;
     const { parsed: delta } = roundTrip(p, "YES");
@@ -352,14 +351,14 @@ describe("renderMediaPlaylist: delta updates (1.G)", () => {
     expect(delta.serverControl).toEqual(full.serverControl);
   });
 
-  it("rule 51: a discontinuity among the skipped segments leaves DISCONTINUITY-SEQUENCE alone", () => {
+  it("RFC 8216bis §4.4.5.2, §6.2.5.1: a discontinuity among the skipped segments leaves DISCONTINUITY-SEQUENCE alone", () => {
     const p = live({ complete: 12, discontinuityAt: [102, 110], discontinuitySequence: 7 });
     const { parsed } = roundTrip(p, "YES");
     expect(parsed.discontinuitySequence).toBe(7);
     expect(parsed.segments.filter((s) => s.discontinuity).map((s) => s.msn)).toEqual([110]);
   });
 
-  it("rule 52: _HLS_skip=v2 adds RECENTLY-REMOVED-DATERANGES and VERSION 10", () => {
+  it("RFC 8216bis §6.2.5.1, §4.4.5.2, §8: _HLS_skip=v2 adds RECENTLY-REMOVED-DATERANGES and VERSION 10", () => {
     const { text, parsed } = roundTrip(base(), "v2");
     expect(parsed.version).toBe(10);
     expect(count(parsed, "#EXT-X-SKIP")).toBe(1);

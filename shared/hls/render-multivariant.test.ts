@@ -3,7 +3,6 @@ import { parseMultivariantPlaylist } from "./parse.ts";
 import { renderMultivariantPlaylist } from "./render-multivariant.ts";
 import type { MultivariantPlaylist, VariantStream } from "./types.ts";
 
-/** Checklist rule numbers refer to /work/shared/design/LLHLS-CHECKLIST.md (section 1.H). */
 
 const variant = (o: Partial<VariantStream> = {}): VariantStream => ({
   uri: "720p/index.m3u8",
@@ -44,29 +43,29 @@ describe("renderMultivariantPlaylist (1.H)", () => {
     expect(l.filter((x) => x.startsWith("#EXT-X-VERSION"))).toHaveLength(1);
   });
 
-  it("rule 15: EXT-X-INDEPENDENT-SEGMENTS when segments start with an IDR, and only then", () => {
+  it("Apple HLS authoring spec 9.11–9.12: EXT-X-INDEPENDENT-SEGMENTS when segments start with an IDR, and only then", () => {
     expect(lines(renderMultivariantPlaylist(ladder()))).toContain("#EXT-X-INDEPENDENT-SEGMENTS");
     expect(lines(renderMultivariantPlaylist(ladder({ independentSegments: false })))).not.toContain("#EXT-X-INDEPENDENT-SEGMENTS");
   });
 
-  it("rule 54: BANDWIDTH is present on every variant as an integer (bit/s)", () => {
+  it("RFC 8216bis §4.4.6.2: BANDWIDTH is present on every variant as an integer (bit/s)", () => {
     const mv = parseMultivariantPlaylist(renderMultivariantPlaylist(ladder({ variants: [variant({ bandwidth: 3_128_000.6 })] })));
     expect(mv.variants[0]!.attributes.BANDWIDTH).toBe("3128001");
   });
 
-  it("rule 55: AVERAGE-BANDWIDTH is present on every variant", () => {
+  it("Apple HLS authoring spec 9.14, 1.28–1.29: AVERAGE-BANDWIDTH is present on every variant", () => {
     const mv = parseMultivariantPlaylist(renderMultivariantPlaylist(ladder()));
     expect(mv.variants.map((v) => v.attributes["AVERAGE-BANDWIDTH"])).toEqual(["2900000", "850000"]);
   });
 
-  it("rule 56: CODECS is a quoted list with the video and the audio codec", () => {
+  it("RFC 8216bis §4.4.6.2, §6.2.4, §4.4.6.1.1: CODECS is a quoted list with the video and the audio codec", () => {
     const text = renderMultivariantPlaylist(ladder());
     expect(text).toContain('CODECS="avc1.64001f,mp4a.40.2"');
     const mv = parseMultivariantPlaylist(text);
     expect(mv.variants.map((v) => v.attributes.CODECS)).toEqual(["avc1.64001f,mp4a.40.2", "avc1.4d401e,mp4a.40.2"]);
   });
 
-  it("rule 57: RESOLUTION=WxH and FRAME-RATE with three decimals", () => {
+  it("Apple HLS authoring spec 9.2, 9.15, 9.16: RESOLUTION=WxH and FRAME-RATE with three decimals", () => {
     const mv = parseMultivariantPlaylist(
       renderMultivariantPlaylist(ladder({ variants: [variant(), variant({ frameRate: 30000 / 1001 }), variant({ frameRate: 59.94, width: 1920, height: 1080 })] })),
     );
@@ -77,7 +76,7 @@ describe("renderMultivariantPlaylist (1.H)", () => {
     ]);
   });
 
-  it("rule 58: EXT-X-MEDIA TYPE=AUDIO with GROUP-ID, unique NAMEs, LANGUAGE, one DEFAULT=YES with AUTOSELECT=YES", () => {
+  it("RFC 8216bis §4.4.6.1(.1): EXT-X-MEDIA TYPE=AUDIO with GROUP-ID, unique NAMEs, LANGUAGE, one DEFAULT=YES with AUTOSELECT=YES", () => {
     const mv = parseMultivariantPlaylist(renderMultivariantPlaylist(ladder()));
     expect(mv.media).toEqual([
       { TYPE: "AUDIO", "GROUP-ID": "audio", NAME: "English", LANGUAGE: "en", DEFAULT: "YES", AUTOSELECT: "YES", CHANNELS: "2", URI: "audio/index.m3u8" },
@@ -87,7 +86,7 @@ describe("renderMultivariantPlaylist (1.H)", () => {
     expect(mv.media.filter((m) => m.DEFAULT === "YES")).toHaveLength(1);
   });
 
-  it("rule 58: variants reference the audio group with AUDIO=, and the EXT-X-MEDIA tags come before them", () => {
+  it("RFC 8216bis §4.4.6.1(.1): variants reference the audio group with AUDIO=, and the EXT-X-MEDIA tags come before them", () => {
     const text = renderMultivariantPlaylist(ladder());
     const l = lines(text);
     const lastMedia = l.map((x) => x.startsWith("#EXT-X-MEDIA:")).lastIndexOf(true);

@@ -1,4 +1,4 @@
-/** LL-HLS numbers derived from the target duration and part target (checklist section 1.J). */
+/** LL-HLS numbers derived from the target duration and part target (RFC 8216bis §4.4.3.8, B.1). */
 
 export interface LlHlsTiming {
   targetDuration: number;

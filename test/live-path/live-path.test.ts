@@ -11,7 +11,7 @@ import { exited, ffprobeFrames, getPlaylist, NODE_SECRET, publish, sleep, startS
 
 /**
  * The live path end to end: a real RTMP publish (ffmpeg) → transcoder (real ffmpeg ladder) →
- * core-origin over HTTP, checked the way a player and the checklist see it.
+ * core-origin over HTTP, checked the way a player sees it against RFC 8216bis.
  */
 let stack: LiveStack;
 let publisher: ChildProcess | null = null;

@@ -19,7 +19,7 @@ import { LocalDirStorage } from "../../core-origin/store/storage-driver.ts";
 
 export const NODE_SECRET = "core-origin-unit-test-secret-0123";
 
-/** The checklist's worked numbers (1.J): TD 2 s, PART-TARGET 0.5 s, four parts per segment. */
+/** Worked numbers from RFC 8216bis §4.4.3.8 and Appendix B.1: TD 2 s, PART-TARGET 0.5 s, four parts per segment. */
 export const TD = 2;
 export const PT = 0.5;
 export const PARTS = 4;
