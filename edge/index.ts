@@ -14,6 +14,6 @@ const scheduled = withAnalyticsRetention(recordingsScheduled());
 
 export default { fetch: app.fetch, queue, scheduled } satisfies ExportedHandler<Env>;
 
-export { ChatRoom } from "./chat/chat-room.ts";
-export { StreamControl } from "./do/stream-control.ts";
-export { ViewerCounter } from "./viewers/viewer-counter.ts";
+export { ChatRoom } from "./do/chat-room/chat-room.ts";
+export { StreamControl } from "./do/stream-control/stream-control.ts";
+export { ViewerCounter } from "./do/viewer-counter/viewer-counter.ts";

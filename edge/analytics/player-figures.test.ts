@@ -3,7 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
 import { testEnv } from "../../test/support/edge/api-client.ts";
-import { flushPath } from "../viewers/counter-client.ts";
+import { flushPath } from "../do/viewer-counter/client.ts";
 import { minuteOf } from "./player-minutes.ts";
 import { nodeReportStatement, playerMinuteStatement } from "./store.ts";
 import { ADMIN, api, counter, db, finishMinute, liveStream, nodeToken, pendingMinutes, rows } from "../../test/support/edge/analytics.ts";

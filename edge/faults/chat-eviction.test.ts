@@ -2,7 +2,7 @@
  * Fault: the ChatRoom Durable Object reset mid-conversation: clients connected and talking →
  * their sockets close, they reconnect, the history has every message whose sender had its echo
  * (the acknowledgement) before the reset, once, and rate limits and bans still hold.
- * (edge/chat/chat-room.test.ts covers a reset with no conversation in flight.)
+ * (edge/do/chat-room/chat-room.test.ts covers a reset with no conversation in flight.)
  */
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * Seam between the go-live saga (edge/do/stream-control.ts) and follower notification fan-out.
+ * Seam between the go-live saga (edge/do/stream-control/) and follower notification fan-out.
  * The saga calls `notifyFollowers` once, right after the pivot (stream live in D1, stream_started
  * recorded); it awaits it and treats a rejection as a non-fatal post-pivot failure (CONTINUE).
  *

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { defaultSagaDeps, type SagaDeps } from "../do/saga-deps.ts";
-import { overrideSagaDeps } from "../do/stream-control.ts";
+import { defaultSagaDeps, type SagaDeps } from "../do/stream-control/deps.ts";
+import { overrideSagaDeps } from "../do/stream-control/stream-control.ts";
 import { apiClient } from "../../test/support/edge/api-client.ts";
 import { putInit, putManifest, putSegments, recordingRow, testEnv, VIDEO_360 } from "../../test/support/edge/recordings.ts";
 import { addNode, controlStub, fakeDeps, waitForState } from "../../test/support/edge/saga-fakes.ts";

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { STREAM_EVENT_TYPES, type Severity, type StreamEventType } from "../../shared/events.ts";
 import { STREAM_ID_PATTERN } from "../../shared/ids.ts";
-import { streamControl } from "../do/stream-control-client.ts";
+import { streamControl } from "../do/stream-control/client.ts";
 import { getStreamKeyRecord } from "../streams/stream-store.ts";
 import { insertEventStatement } from "../streams/stream-events.ts";
 import { requireDb } from "../db/database.ts";

@@ -3,7 +3,7 @@ import { optionalUser, requireUser } from "../accounts/auth.ts";
 import { requireDb } from "../db/database.ts";
 import { decodeCursor, encodeCursor } from "../db/cursor.ts";
 import { newStreamId } from "../db/ids.ts";
-import { streamControl, streamControlLifecycle } from "../do/stream-control-client.ts";
+import { streamControl, streamControlLifecycle } from "../do/stream-control/client.ts";
 import { conflict, forbidden, invalidFields, notFound, unavailable, type FieldErrors } from "../http/api-error.ts";
 import { queryInteger } from "../http/fields.ts";
 import { readJsonObject } from "../http/json-body.ts";

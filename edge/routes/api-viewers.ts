@@ -11,7 +11,7 @@ import { requireViewAccess } from "../streams/view-access.ts";
 import { checkPlaybackToken } from "../streams/playback-access.ts";
 import { streamVisibility } from "../streams/visibility.ts";
 import { MAX_BATCH_SESSIONS, type HeartbeatAggregator } from "../viewers/aggregator.ts";
-import { counterStub, flushTarget, readStats, recordBatch } from "../viewers/counter-client.ts";
+import { counterStub, flushTarget, readStats, recordBatch } from "../do/viewer-counter/client.ts";
 import { isSessionId, SESSION_ID_PATTERN, SESSION_ID_RULE, SESSION_WINDOW_MS } from "../viewers/sessions.ts";
 import { streamViewers } from "../viewers/stream-viewers.ts";
 import { edgeConfig } from "../config.ts";

@@ -1,7 +1,7 @@
 /** A stream's viewer figures for the API (playback info, `GET /api/v1/streams/:id/viewers`). */
 import type { StreamRow } from "../streams/model.ts";
 import type { HeartbeatAggregator } from "./aggregator.ts";
-import { counterStub, readCounts } from "./counter-client.ts";
+import { counterStub, readCounts } from "../do/viewer-counter/client.ts";
 
 export interface StreamViewers {
   current: number;

@@ -3,7 +3,7 @@ import { createExecutionContext, env, runDurableObjectAlarm, runInDurableObject,
 import { describe, expect, it } from "vitest";
 import { createEdgeApp } from "../app.ts";
 import { apiClient, setStreamState, testEnv } from "../../test/support/edge/api-client.ts";
-import { flushPath } from "./counter-client.ts";
+import { flushPath } from "../do/viewer-counter/client.ts";
 
 // No origin behind these tests: playback's quality lookup gets a 404 rather than a DNS failure.
 const api = apiClient({ upstream: async () => new Response("no origin in this test", { status: 404 }) });

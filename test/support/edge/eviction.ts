@@ -3,8 +3,8 @@
  * dependencies that park the object at a chosen point, a real follower fan-out, and resume().
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
-import type { SagaDeps, SagaStage } from "../../../edge/do/saga-deps.ts";
-import { overrideSagaDeps, type SagaState } from "../../../edge/do/stream-control.ts";
+import type { SagaDeps, SagaStage } from "../../../edge/do/stream-control/deps.ts";
+import { overrideSagaDeps, type SagaState } from "../../../edge/do/stream-control/stream-control.ts";
 import { measureFanout, seedFollowers } from "./fanout-measure.ts";
 import { apiClient } from "./api-client.ts";
 import { addNode, controlStub, fakeDeps, testEnv } from "./saga-fakes.ts";

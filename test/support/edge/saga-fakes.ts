@@ -5,8 +5,8 @@
 import type { WorkerEnv } from "../../../edge/config.ts";
 import { env } from "cloudflare:test";
 import { registerNode } from "../../../edge/nodes/node-store.ts";
-import type { SagaDeps, SagaStage } from "../../../edge/do/saga-deps.ts";
-import type { SagaState, StreamControl } from "../../../edge/do/stream-control.ts";
+import type { SagaDeps, SagaStage } from "../../../edge/do/stream-control/deps.ts";
+import type { SagaState, StreamControl } from "../../../edge/do/stream-control/stream-control.ts";
 
 export const testEnv = (): WorkerEnv => env as unknown as WorkerEnv;
 

@@ -5,7 +5,7 @@
  * database, so unrelated rows may change meanwhile. Plus the fixture recording's R2 objects and the
  * fixture stream's StreamControl state.
  */
-import { streamControl } from "../../../edge/do/stream-control-client.ts";
+import { streamControl } from "../../../edge/do/stream-control/client.ts";
 import { testEnv } from "./api-client.ts";
 import type { Fixture } from "./security-fixture.ts";
 

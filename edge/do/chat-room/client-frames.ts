@@ -2,7 +2,7 @@
  * Turns a WebSocket message from a client into a typed command, or the error frame that answers it.
  * Pure: no storage, no sockets, so every bad-input case is checked in one place.
  */
-import { codePointLength, isFrameType, MAX_FRAME_CHARS, MAX_MESSAGE_CHARS, MAX_SLOW_MODE_S, MAX_TIMEOUT_S, type ErrorCode } from "./protocol.ts";
+import { codePointLength, isFrameType, MAX_FRAME_CHARS, MAX_MESSAGE_CHARS, MAX_SLOW_MODE_S, MAX_TIMEOUT_S, type ErrorCode } from "../../chat/protocol.ts";
 
 export type ClientCommand =
   | { type: "message"; text: string }

@@ -5,18 +5,18 @@
  * while clients stay connected: who a socket is lives in its attachment, and everything that must
  * survive (history, rate-limit windows, sanctions, settings, moderation log) in SQLite (RoomStore).
  *
- * A room is CHAT_SHARDS objects (edge/chat/room-client.ts); a user's sockets all join the same shard,
+ * A room is CHAT_SHARDS objects (client.ts); a user's sockets all join the same shard,
  * so per-user checks (rate limit, slow mode, repeat guard) run there. Room-wide effects (messages,
  * moderation) are applied where they happen and relayed to the other shards, which apply them to
  * their own copy and broadcast to their sockets. Calls that concern the whole room from outside
  * (viewer counts, moderators, emotes, stream events) are made on every shard by the caller.
  */
 import { DurableObject } from "cloudflare:workers";
-import { edgeConfig } from "../config.ts";
+import { edgeConfig } from "../../config.ts";
 import { parseClientFrame, type ClientCommand } from "./client-frames.ts";
 import { Fanout } from "./fanout.ts";
-import { BADGES, HISTORY_ON_JOIN, normalizeForRepeat, RATE_LIMIT_COUNT, RATE_LIMIT_WINDOW_MS, RETENTION_MS, type Badge, type BroadcastFrame, type ChatMessage, type ChatUser, type ErrorCode, type ErrorFrame, type SystemEventFrame, type WelcomeFrame } from "./protocol.ts";
-import { roomShard } from "./room-client.ts";
+import { BADGES, HISTORY_ON_JOIN, normalizeForRepeat, RATE_LIMIT_COUNT, RATE_LIMIT_WINDOW_MS, RETENTION_MS, type Badge, type BroadcastFrame, type ChatMessage, type ChatUser, type ErrorCode, type ErrorFrame, type SystemEventFrame, type WelcomeFrame } from "../../chat/protocol.ts";
+import { roomShard } from "./client.ts";
 import { RoomStore, type ModLogEntry, type RoomMeta } from "./room-store.ts";
 
 /** Set by the chat route on the request it forwards to the room (never taken from clients). */

@@ -9,7 +9,7 @@
  * trigger measured on the room's clock switched itself off exactly then; see bench/chat-delivery.ts,
  * which also chose the default window). The same batch is relayed to the other shards in one call.
  */
-import type { BroadcastFrame } from "./protocol.ts";
+import type { BroadcastFrame } from "../../chat/protocol.ts";
 
 export interface FanoutOptions {
   /** Sends an already-serialised payload to every local socket. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { signNodeToken } from "../../shared/tokens.ts";
-import { apiClient } from "../../test/support/edge/api-client.ts";
-import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../test/support/edge/saga-fakes.ts";
-import type { SagaDeps } from "./saga-deps.ts";
+import { signNodeToken } from "../../../shared/tokens.ts";
+import { apiClient } from "../../../test/support/edge/api-client.ts";
+import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../../test/support/edge/saga-fakes.ts";
+import type { SagaDeps } from "./deps.ts";
 import { overrideSagaDeps } from "./stream-control.ts";
 
 const api = apiClient();

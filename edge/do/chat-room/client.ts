@@ -3,7 +3,7 @@
  * the room, and room-wide calls that must reach every shard (viewer counts, stream events,
  * moderator and emote changes).
  */
-import { edgeConfig } from "../config.ts";
+import { edgeConfig } from "../../config.ts";
 
 // The stub type comes from the generated binding rather than an import of chat-room.ts, which
 // imports this module (the room relays to its sibling shards through it).

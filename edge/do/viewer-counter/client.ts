@@ -4,10 +4,10 @@
  * their objects would be other objects) — through the control plane's authenticated flush
  * endpoint, which makes the same single call there.
  */
-import type { FlushFn } from "./aggregator.ts";
-import { type HeartbeatBatch, type ViewerCounts } from "./sessions.ts";
+import type { FlushFn } from "../../viewers/aggregator.ts";
+import { type HeartbeatBatch, type ViewerCounts } from "../../viewers/sessions.ts";
 import type { CounterStats, ViewerCounter } from "./viewer-counter.ts";
-import { edgeConfig } from "../config.ts";
+import { edgeConfig } from "../../config.ts";
 
 /** The control plane's endpoint for one stream's batches (POST, `Authorization: Bearer <EDGE_ADMIN_TOKEN>`). */
 export const flushPath = (streamId: string): string => `/api/v1/edge/viewers/${encodeURIComponent(streamId)}/flush`;

@@ -1,9 +1,9 @@
-import type { WorkerEnv } from "../config.ts";
+import type { WorkerEnv } from "../../config.ts";
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { apiClient } from "../../test/support/edge/api-client.ts";
-import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../../test/support/edge/chat-client.ts";
-import type { ChatMessage, ErrorFrame } from "./protocol.ts";
+import { apiClient } from "../../../test/support/edge/api-client.ts";
+import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../../../test/support/edge/chat-client.ts";
+import type { ChatMessage, ErrorFrame } from "../../chat/protocol.ts";
 
 const api = apiClient();
 const { app } = api;

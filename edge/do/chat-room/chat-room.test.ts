@@ -1,10 +1,10 @@
-import type { WorkerEnv } from "../config.ts";
+import type { WorkerEnv } from "../../config.ts";
 import { abortAllDurableObjects, createExecutionContext, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { apiClient } from "../../test/support/edge/api-client.ts";
-import { connectChat, isError, welcomeOf, type Frame } from "../../test/support/edge/chat-client.ts";
+import { apiClient } from "../../../test/support/edge/api-client.ts";
+import { connectChat, isError, welcomeOf, type Frame } from "../../../test/support/edge/chat-client.ts";
 import { ChatRoom } from "./chat-room.ts";
-import { HISTORY_ON_JOIN, RATE_LIMIT_COUNT, RETENTION_MS, type ChatMessage, type ErrorFrame } from "./protocol.ts";
+import { HISTORY_ON_JOIN, RATE_LIMIT_COUNT, RETENTION_MS, type ChatMessage, type ErrorFrame } from "../../chat/protocol.ts";
 
 const api = apiClient();
 const { app } = api;

@@ -3,14 +3,14 @@
  * prewarm/purge, the end-to-end probe, monitoring reads and the hooks owned by other issues. The
  * StreamControl object builds the real ones from its bindings; tests pass their own.
  */
-import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/parse.ts";
-import { signNodeToken } from "../../shared/tokens.ts";
-import { notifyFollowers } from "../notifications/notify-seam.ts";
-import { announceStream } from "../chat/room-client.ts";
-import { streamOptions } from "../recordings/stream-options.ts";
-import { archiveVod } from "../recordings/archive-vod.ts";
-import { requireDb } from "../db/database.ts";
-import { EDGE_DEFAULTS, edgeConfig, type EdgeConfig } from "../config.ts";
+import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../../shared/hls/parse.ts";
+import { signNodeToken } from "../../../shared/tokens.ts";
+import { notifyFollowers } from "../../notifications/notify-seam.ts";
+import { announceStream } from "../chat-room/client.ts";
+import { streamOptions } from "../../recordings/stream-options.ts";
+import { archiveVod } from "../../recordings/archive-vod.ts";
+import { requireDb } from "../../db/database.ts";
+import { EDGE_DEFAULTS, edgeConfig, type EdgeConfig } from "../../config.ts";
 
 export const SAGA_STEPS = ["validate_event", "reserve_capacity", "configure_encoders", "warmup_cdn", "go_live"] as const;
 export type SagaStep = (typeof SAGA_STEPS)[number];

@@ -5,7 +5,7 @@
  * applied from its own sockets and from relays; per-user windows live on the user's shard.
  * All calls are synchronous SQLite, so a frame is checked and applied without interleaving.
  */
-import { RATE_LIMIT_COUNT, RATE_LIMIT_WINDOW_MS, REPEAT_WINDOW_MS, RETENTION_MS, type Badge, type ChatMessage } from "./protocol.ts";
+import { RATE_LIMIT_COUNT, RATE_LIMIT_WINDOW_MS, REPEAT_WINDOW_MS, RETENTION_MS, type Badge, type ChatMessage } from "../../chat/protocol.ts";
 
 export interface ModLogEntry {
   seq: number;

@@ -11,11 +11,11 @@
  * (edge/analytics/player-minutes.ts) and writes every finished minute to `stream_analytics`.
  */
 import { DurableObject } from "cloudflare:workers";
-import { minuteOf, PlayerMinutes } from "../analytics/player-minutes.ts";
-import { parsePlayerStats } from "../analytics/player-stats.ts";
-import { playerMinuteStatement } from "../analytics/store.ts";
-import { pushViewerCount } from "../chat/room-client.ts";
-import { isSessionId, SESSION_WINDOW_MS, type HeartbeatBatch, type ViewerCounts } from "./sessions.ts";
+import { minuteOf, PlayerMinutes } from "../../analytics/player-minutes.ts";
+import { parsePlayerStats } from "../../analytics/player-stats.ts";
+import { playerMinuteStatement } from "../../analytics/store.ts";
+import { pushViewerCount } from "../chat-room/client.ts";
+import { isSessionId, SESSION_WINDOW_MS, type HeartbeatBatch, type ViewerCounts } from "../../viewers/sessions.ts";
 
 /** Alarm cadence while there are sessions: chat sees the count at least this often. */
 export const ALARM_MS = 10_000;

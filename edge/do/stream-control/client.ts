@@ -1,4 +1,4 @@
-import type { LifecycleFactory, StopOutcome } from "../streams/lifecycle.ts";
+import type { LifecycleFactory, StopOutcome } from "../../streams/lifecycle.ts";
 import type { BeginResult, NodeReport, SagaPhase, SagaState } from "./stream-control.ts";
 
 /** Errors the runtime marks retryable (the object was reset or moved); one more try is safe: every method is idempotent. */

@@ -1,9 +1,9 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { signNodeToken } from "../../shared/tokens.ts";
-import { apiClient } from "../../test/support/edge/api-client.ts";
-import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../test/support/edge/saga-fakes.ts";
-import { SAGA_STEPS, type SagaDeps, type SagaStep } from "./saga-deps.ts";
+import { signNodeToken } from "../../../shared/tokens.ts";
+import { apiClient } from "../../../test/support/edge/api-client.ts";
+import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../../test/support/edge/saga-fakes.ts";
+import { SAGA_STEPS, type SagaDeps, type SagaStep } from "./deps.ts";
 import { overrideSagaDeps, StreamControl } from "./stream-control.ts";
 
 const api = apiClient();

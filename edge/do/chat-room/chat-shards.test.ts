@@ -1,10 +1,10 @@
-import type { WorkerEnv } from "../config.ts";
+import type { WorkerEnv } from "../../config.ts";
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { apiClient } from "../../test/support/edge/api-client.ts";
-import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../../test/support/edge/chat-client.ts";
-import type { ChatMessage } from "./protocol.ts";
-import { roomShard, shardFor } from "./room-client.ts";
+import { apiClient } from "../../../test/support/edge/api-client.ts";
+import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../../../test/support/edge/chat-client.ts";
+import type { ChatMessage } from "../../chat/protocol.ts";
+import { roomShard, shardFor } from "./client.ts";
 
 const SHARDS = 3;
 const sharded: Partial<WorkerEnv> = { CHAT_SHARDS: String(SHARDS) };

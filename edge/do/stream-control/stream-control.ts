@@ -11,15 +11,15 @@
  * stream back to `idle` with an `error` event; after the pivot only forward strategies apply.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Severity, StreamEventType } from "../../shared/events.ts";
-import { isoNow, requireDb } from "../db/database.ts";
-import { getNode } from "../nodes/node-store.ts";
-import { candidateNodes, getReservation, markReservation, NODE_STALE_MS, releaseSlot, reserveSlot } from "../nodes/reservations.ts";
-import { d1StreamLifecycle, type StopOutcome } from "../streams/lifecycle.ts";
-import { DVR_WINDOW_MAX, LATENCY_MODES } from "../streams/model.ts";
-import { insertEventStatement } from "../streams/stream-events.ts";
-import { getStream } from "../streams/stream-store.ts";
-import { defaultSagaDeps, SAGA_STEPS, type NodeTarget, type SagaDeps, type SagaStage, type SagaStep } from "./saga-deps.ts";
+import type { Severity, StreamEventType } from "../../../shared/events.ts";
+import { isoNow, requireDb } from "../../db/database.ts";
+import { getNode } from "../../nodes/node-store.ts";
+import { candidateNodes, getReservation, markReservation, NODE_STALE_MS, releaseSlot, reserveSlot } from "../../nodes/reservations.ts";
+import { d1StreamLifecycle, type StopOutcome } from "../../streams/lifecycle.ts";
+import { DVR_WINDOW_MAX, LATENCY_MODES } from "../../streams/model.ts";
+import { insertEventStatement } from "../../streams/stream-events.ts";
+import { getStream } from "../../streams/stream-store.ts";
+import { defaultSagaDeps, SAGA_STEPS, type NodeTarget, type SagaDeps, type SagaStage, type SagaStep } from "./deps.ts";
 import { ENCODER_FAILURE_STAGE, failureReason, markFailedStatements } from "./stream-failure.ts";
 
 export type SagaPhase = "idle" | "running" | "compensating" | "live" | "reconnecting" | "stopping" | "ended";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Fanout } from "./fanout.ts";
-import type { BroadcastFrame } from "./protocol.ts";
+import type { BroadcastFrame } from "../../chat/protocol.ts";
 
 const msg = (n: number): BroadcastFrame => ({ type: "message", id: `m${n}`, user_id: "u", username: "u", badges: [], text: `t${n}`, ts: n });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
