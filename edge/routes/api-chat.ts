@@ -6,7 +6,7 @@ import { findUserById } from "../accounts/users.ts";
 import { addModerator, badgesFor, deleteEmote, emoteUrlProblem, isChannelModerator, listEmotes, listModerators, MAX_EMOTES, putEmote, removeModerator } from "../chat/channel-store.ts";
 import { CHAT_JOIN_HEADER, CHAT_PROTOCOL_HEADER, type ChatJoin } from "../do/chat-room/chat-room.ts";
 import { EMOTE_CODE } from "../chat/protocol.ts";
-import { chatShardCount, roomShard, roomShards, shardFor, shardName } from "../do/chat-room/client.ts";
+import { announceEmotes, announceModerator, chatShard, ChatShardClient, chatShardCount, shardFor } from "../do/chat-room/client.ts";
 import { isoNow, requireDb } from "../db/database.ts";
 import { ApiError, conflict, forbidden, invalidFields, notFound, unauthorized, unavailable, type FieldErrors } from "../http/api-error.ts";
 import { queryInteger } from "../http/fields.ts";
@@ -40,7 +40,7 @@ const chatNamespace = (env: Env) => {
 /** Shard 0 answers room-wide reads: every shard keeps the whole history and moderation log. */
 const readShard = (env: Env, streamId: string) => {
   chatNamespace(env);
-  return roomShard(env, streamId, 0)!;
+  return chatShard(env, streamId, 0)!;
 };
 
 /** The broadcaster, a channel moderator or staff; 403 for anyone else. */
@@ -86,8 +86,7 @@ export const chatRoutes = () => {
     // A fresh request: identity headers are set here only, never passed through from the client.
     const headers = new Headers({ upgrade: "websocket", [CHAT_JOIN_HEADER]: JSON.stringify(join) });
     if (protocols.length > 0) headers.set(CHAT_PROTOCOL_HEADER, protocols.includes(CHAT_SUBPROTOCOL) ? CHAT_SUBPROTOCOL : protocols[0]!);
-    const stub = ns.get(ns.idFromName(shardName(stream.id, join.shard)));
-    const res = await stub.fetch(new Request(`https://chat-room/${encodeURIComponent(stream.id)}`, { headers }));
+    const res = await new ChatShardClient(ns, stream.id, join.shard).join(new Request(`https://chat-room/${encodeURIComponent(stream.id)}`, { headers }));
     // Re-wrapped so later middleware may set headers (a fetched response's headers are immutable).
     return new Response(res.body, { status: res.status, headers: res.headers, webSocket: res.webSocket });
   });
@@ -141,8 +140,7 @@ export const chatRoutes = () => {
     if (!target) throw notFound("user");
     const changed = on ? await addModerator(db, stream.user_id, target.id, isoNow()) : await removeModerator(db, stream.user_id, target.id);
     if (!on && !changed) throw notFound("moderator");
-    // Every shard: each updates its sockets of that user, logs the change and tells its sockets.
-    if (changed && c.env.CHAT_ROOM) await Promise.all(roomShards(c.env, stream.id).map((s) => s.setModerator(target.id, target.username, on, user.sub)));
+    if (changed) await announceModerator(c.env, stream.id, target, on, user.sub);
     return on ? c.json({ user_id: target.id, username: target.username, moderator: true }, changed ? 201 : 200) : c.body(null, 204);
   };
   app.put("/api/v1/streams/:id/chat/moderators/:userId", (c) => changeModerator(c, true));
@@ -192,8 +190,4 @@ export const chatRoutes = () => {
   });
 
   return app;
-};
-
-const announceEmotes = async (env: Env, streamId: string, by: string): Promise<void> => {
-  if (env.CHAT_ROOM) await Promise.all(roomShards(env, streamId).map((s) => s.emotesChanged(by)));
 };

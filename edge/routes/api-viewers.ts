@@ -11,7 +11,7 @@ import { requireViewAccess } from "../streams/view-access.ts";
 import { checkPlaybackToken } from "../streams/playback-access.ts";
 import { streamVisibility } from "../streams/visibility.ts";
 import { MAX_BATCH_SESSIONS, type HeartbeatAggregator } from "../viewers/aggregator.ts";
-import { counterStub, flushTarget, readStats, recordBatch } from "../do/viewer-counter/client.ts";
+import { flushTarget, viewerCounter } from "../do/viewer-counter/client.ts";
 import { isSessionId, SESSION_ID_PATTERN, SESSION_ID_RULE, SESSION_WINDOW_MS } from "../viewers/sessions.ts";
 import { streamViewers } from "../viewers/stream-viewers.ts";
 import { edgeConfig } from "../config.ts";
@@ -120,8 +120,8 @@ export const viewerRoutes = (o: ViewerRoutesOptions) => {
   app.post("/api/v1/edge/viewers/:id/flush", async (c) => {
     // Admin bearer: checked in front of the route (edge/middleware/route-access.ts).
     const id = streamIdParam(c);
-    const stub = counterStub(c.env, id);
-    if (!stub) throw unavailable("viewer counting is not configured (no VIEWER_COUNTER binding)");
+    const counter = viewerCounter(c.env, id);
+    if (!counter) throw unavailable("viewer counting is not configured (no VIEWER_COUNTER binding)");
     const body = await readJsonObject(c, FLUSH_BODY_MAX);
     const errors: FieldErrors = unknownFields(body, ["edge", "sessions", "player"]);
     const edge = new FieldReader(body);
@@ -134,14 +134,14 @@ export const viewerRoutes = (o: ViewerRoutesOptions) => {
       else player = parsed;
     }
     assertNoFieldErrors({ ...errors, ...edge.errors });
-    return c.json(await recordBatch(stub, { streamId: id, edge: edgeName!, sessions, ...(player ? { player } : {}) }));
+    return c.json(await counter.record({ streamId: id, edge: edgeName!, sessions, ...(player ? { player } : {}) }));
   });
 
   app.get("/api/v1/edge/viewers/:id/stats", async (c) => {
     // Admin bearer: checked in front of the route (edge/middleware/route-access.ts).
-    const stub = counterStub(c.env, streamIdParam(c));
-    if (!stub) throw unavailable("viewer counting is not configured (no VIEWER_COUNTER binding)");
-    return c.json(await readStats(stub));
+    const counter = viewerCounter(c.env, streamIdParam(c));
+    if (!counter) throw unavailable("viewer counting is not configured (no VIEWER_COUNTER binding)");
+    return c.json(await counter.stats());
   });
 
   return app;

@@ -1,7 +1,7 @@
 /** A stream's viewer figures for the API (playback info, `GET /api/v1/streams/:id/viewers`). */
 import type { StreamRow } from "../streams/model.ts";
 import type { HeartbeatAggregator } from "./aggregator.ts";
-import { counterStub, readCounts } from "../do/viewer-counter/client.ts";
+import { viewerCounter } from "../do/viewer-counter/client.ts";
 
 export interface StreamViewers {
   current: number;
@@ -18,10 +18,10 @@ export const streamViewers = async (env: Env, stream: StreamRow, aggregator?: He
   if (stream.status !== "live" && stream.status !== "reconnecting") return stored;
   let counts = aggregator?.cached(stream.id) ?? null;
   if (!counts) {
-    const stub = counterStub(env, stream.id);
-    if (!stub) return stored;
+    const counter = viewerCounter(env, stream.id);
+    if (!counter) return stored;
     try {
-      counts = await readCounts(stub);
+      counts = await counter.counts();
     } catch (err) {
       console.warn(`viewer counts for ${stream.id}: counter unreachable, using D1: ${err instanceof Error ? err.message : String(err)}`);
       return stored;

@@ -16,7 +16,7 @@ import { edgeConfig } from "../../config.ts";
 import { parseClientFrame, type ClientCommand } from "./client-frames.ts";
 import { Fanout } from "./fanout.ts";
 import { BADGES, HISTORY_ON_JOIN, normalizeForRepeat, RATE_LIMIT_COUNT, RATE_LIMIT_WINDOW_MS, RETENTION_MS, type Badge, type BroadcastFrame, type ChatMessage, type ChatUser, type ErrorCode, type ErrorFrame, type SystemEventFrame, type WelcomeFrame } from "../../chat/protocol.ts";
-import { roomShard } from "./client.ts";
+import { chatShard } from "./client.ts";
 import { RoomStore, type ModLogEntry, type RoomMeta } from "./room-store.ts";
 
 /** Set by the chat route on the request it forwards to the room (never taken from clients). */
@@ -303,11 +303,11 @@ export class ChatRoom extends DurableObject<Env> {
     if (!meta || meta.shards <= 1) return;
     for (let k = 0; k < meta.shards; k++) {
       if (k === meta.shard) continue;
-      const stub = roomShard(this.env, meta.streamId, k);
-      if (!stub) continue;
+      const target = chatShard(this.env, meta.streamId, k);
+      if (!target) continue;
       const previous = this.relayChains.get(k) ?? Promise.resolve();
       const next = previous
-        .then(() => stub.relayed(frames))
+        .then(() => target.relayed(frames))
         .catch((err: unknown) => {
           // The target shard's sockets miss these frames (and its copy of the history lacks them);
           // the sender's shard has applied them, so nothing the user sent is lost.

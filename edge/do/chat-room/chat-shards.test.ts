@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { apiClient } from "../../../test/support/edge/api-client.ts";
 import { connectChat, isError, welcomeOf, type ChatClient, type Frame } from "../../../test/support/edge/chat-client.ts";
 import type { ChatMessage } from "../../chat/protocol.ts";
-import { roomShard, shardFor } from "./client.ts";
+import { chatShard, shardFor } from "./client.ts";
 
 const SHARDS = 3;
 const sharded: Partial<WorkerEnv> = { CHAT_SHARDS: String(SHARDS) };
@@ -38,7 +38,7 @@ describe(`chat sharded over ${SHARDS} objects`, () => {
     // Anonymous readers spread randomly: enough that every shard very likely has some.
     for (let i = 0; i < 9; i++) clients.push(await connect(id));
     for (const c of clients) await welcomeOf(c);
-    const perShard = await Promise.all([0, 1, 2].map((k) => roomShard(shardedEnv(), id, k)!.connections()));
+    const perShard = await Promise.all([0, 1, 2].map((k) => chatShard(shardedEnv(), id, k)!.connections()));
     expect(perShard.every((n) => n > 0)).toBe(true);
     expect(perShard.reduce((x, y) => x + y, 0)).toBe(clients.length);
 
@@ -52,13 +52,13 @@ describe(`chat sharded over ${SHARDS} objects`, () => {
     for (const c of clients) expect(c.frames.filter((f) => f.type === "message")).toHaveLength(3);
 
     // Every shard stored all three (the paged API reads shard 0 whatever shard the writers were on).
-    for (let k = 0; k < SHARDS; k++) expect(new Set((await roomShard(shardedEnv(), id, k)!.recentMessages()).map((m) => m.text))).toEqual(new Set(["from shard A", "from shard B", "from the broadcaster"]));
+    for (let k = 0; k < SHARDS; k++) expect(new Set((await chatShard(shardedEnv(), id, k)!.recentMessages()).map((m) => m.text))).toEqual(new Set(["from shard A", "from shard B", "from the broadcaster"]));
 
     // The broadcaster deletes A's message on their shard: gone everywhere.
     const fromA = b.frames.find((f) => f.type === "message" && f.text === "from shard A") as ChatMessage & Frame;
     b.send({ type: "delete", message_id: fromA.id });
     for (const c of clients) await c.next((f) => f.type === "delete" && f.message_id === fromA.id, "delete on every socket");
-    for (let k = 0; k < SHARDS; k++) expect((await roomShard(shardedEnv(), id, k)!.recentMessages()).map((m) => m.id)).not.toContain(fromA.id);
+    for (let k = 0; k < SHARDS; k++) expect((await chatShard(shardedEnv(), id, k)!.recentMessages()).map((m) => m.id)).not.toContain(fromA.id);
 
     // A ban issued on the broadcaster's shard binds user B on theirs.
     b.send({ type: "ban", user_id: bUser.user.id });

@@ -1,30 +1,17 @@
 import type { LifecycleFactory, StopOutcome } from "../../streams/lifecycle.ts";
-import type { BeginResult, NodeReport, SagaPhase, SagaState } from "./stream-control.ts";
-
-/** Errors the runtime marks retryable (the object was reset or moved); one more try is safe: every method is idempotent. */
-const retryable = (err: unknown): boolean => typeof err === "object" && err !== null && (err as { retryable?: unknown }).retryable === true;
+import { DurableObjectClient } from "../rpc-client.ts";
+import type { BeginResult, NodeReport, SagaPhase, SagaState, StreamControl } from "./stream-control.ts";
 
 /**
  * The typed client of one stream's StreamControl object (one object per stream id, by name).
- * Owns the retry on transient object errors.
+ * Every method is idempotent, so each is retried once on a transient object error (rpc-client.ts).
  */
-export class StreamControlClient {
+export class StreamControlClient extends DurableObjectClient<StreamControl> {
   constructor(
-    private readonly ns: NonNullable<Env["STREAM_CONTROL"]>,
+    ns: Env["STREAM_CONTROL"],
     readonly streamId: string,
-  ) {}
-
-  private stub() {
-    return this.ns.get(this.ns.idFromName(this.streamId));
-  }
-
-  private async call<T>(fn: (stub: ReturnType<StreamControlClient["stub"]>) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.stub());
-    } catch (err) {
-      if (!retryable(err)) throw err;
-      return fn(this.stub());
-    }
+  ) {
+    super(ns, streamId);
   }
 
   /** An authorised publish on `nodeId` (the node's authorize call): starts the go-live saga. */

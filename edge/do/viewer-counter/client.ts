@@ -5,6 +5,7 @@
  * endpoint, which makes the same single call there.
  */
 import type { FlushFn } from "../../viewers/aggregator.ts";
+import { DurableObjectClient } from "../rpc-client.ts";
 import { type HeartbeatBatch, type ViewerCounts } from "../../viewers/sessions.ts";
 import type { CounterStats, ViewerCounter } from "./viewer-counter.ts";
 import { edgeConfig } from "../../config.ts";
@@ -12,31 +13,29 @@ import { edgeConfig } from "../../config.ts";
 /** The control plane's endpoint for one stream's batches (POST, `Authorization: Bearer <EDGE_ADMIN_TOKEN>`). */
 export const flushPath = (streamId: string): string => `/api/v1/edge/viewers/${encodeURIComponent(streamId)}/flush`;
 
-/** Errors the runtime marks retryable (the object was reset or moved): `record` may be repeated, it keeps the newest sighting. */
-const retryable = (err: unknown): boolean => typeof err === "object" && err !== null && (err as { retryable?: unknown }).retryable === true;
-
-const withRetry = async <T>(call: () => Promise<T>): Promise<T> => {
-  try {
-    return await call();
-  } catch (err) {
-    if (!retryable(err)) throw err;
-    return call();
+/**
+ * The typed client of one stream's ViewerCounter (one object per stream id, by name). Every method
+ * may run twice (`record` keeps the newest sighting of each session), so each is retried once on a
+ * transient object error (rpc-client.ts).
+ */
+export class ViewerCounterClient extends DurableObjectClient<ViewerCounter> {
+  /** One batch of heartbeats into the counter; answers the stream's counts. */
+  record(batch: HeartbeatBatch): Promise<ViewerCounts> {
+    return this.call((s) => s.record(batch) as Promise<ViewerCounts>);
   }
-};
 
-type CounterStub = DurableObjectStub<ViewerCounter>;
+  counts(): Promise<ViewerCounts> {
+    return this.call((s) => s.counts() as Promise<ViewerCounts>);
+  }
 
-export const counterStub = (env: Env, streamId: string): CounterStub | null => {
-  const ns = env.VIEWER_COUNTER;
-  return ns ? ns.get(ns.idFromName(streamId)) : null;
-};
+  stats(): Promise<CounterStats> {
+    return this.call((s) => s.stats() as Promise<CounterStats>);
+  }
+}
 
-/** One batch into this Worker's own counter object. */
-export const recordBatch = (stub: CounterStub, batch: HeartbeatBatch): Promise<ViewerCounts> => withRetry(() => stub.record(batch) as Promise<ViewerCounts>);
-
-export const readCounts = (stub: CounterStub): Promise<ViewerCounts> => withRetry(() => stub.counts() as Promise<ViewerCounts>);
-
-export const readStats = (stub: CounterStub): Promise<CounterStats> => withRetry(() => stub.stats() as Promise<CounterStats>);
+/** The counter of `streamId` in this Worker's own VIEWER_COUNTER binding, or null without one. */
+export const viewerCounter = (env: Env, streamId: string): ViewerCounterClient | null =>
+  env.VIEWER_COUNTER ? new ViewerCounterClient(env.VIEWER_COUNTER, streamId) : null;
 
 /**
  * Where this edge's batches go, or null when it has nowhere to send them (no binding, or a control
@@ -63,5 +62,5 @@ export const flushTarget = (env: Env, send: (request: Request) => Promise<Respon
     };
   }
   if (!env.VIEWER_COUNTER) return null;
-  return (batch) => recordBatch(counterStub(env, batch.streamId)!, batch);
+  return (batch) => viewerCounter(env, batch.streamId)!.record(batch);
 };
