@@ -4,11 +4,12 @@ import type { StreamRow } from "./model.ts";
 export type StopOutcome = { ok: true; endedAt: string } | { ok: false; reason: "already-ended" | "gone" };
 
 /**
- * What the streams API asks of whoever owns a stream's lifecycle. Today that is D1 alone
- * (`d1StreamLifecycle`: status and an event). The go-live saga's StreamControl Durable Object
- * implements the same interface and replaces it (pass a `LifecycleFactory` as `lifecycle` to
- * `createEdgeApp` / `controlPlaneRoutes`; it gets the request's bindings, e.g. the DO namespace):
- * it stops the pipeline, writes ENDLIST and archives before it marks the stream ended.
+ * What the streams API asks of whoever owns a stream's lifecycle. With a STREAM_CONTROL binding
+ * (wrangler.toml) that is the stream's StreamControl Durable Object (`streamControlLifecycle`,
+ * edge/do/stream-control/client.ts): it stops the pipeline, writes ENDLIST and archives before it
+ * marks the stream ended. Without one, `d1StreamLifecycle` below: the status and an event in D1,
+ * no pipeline touched. Tests may pass their own `LifecycleFactory` as `lifecycle` to
+ * `createEdgeApp` / `controlPlaneRoutes`; it gets the request's bindings.
  */
 export interface StreamLifecycle {
   stop(db: D1Database, stream: StreamRow, by: { userId: string; username: string }): Promise<StopOutcome>;
