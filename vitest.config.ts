@@ -23,9 +23,11 @@ export default defineConfig({
       {
         // The edge Worker's tests run inside workerd, with the bindings from wrangler.toml (D1 `DB`
         // included); the setup file applies the D1 migrations (edge/db/migrations) before each file.
+        // The entry is the Worker with one seam: the saga's dependencies (test/support/edge/edge-entry.ts).
         plugins: [
           cloudflareTest(async () => ({
             wrangler: { configPath: "./wrangler.toml" },
+            main: "./test/support/edge/edge-entry.ts",
             miniflare: {
               bindings: {
                 ...EDGE_TEST_SECRETS,

@@ -7,7 +7,7 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { signNodeToken } from "../../shared/tokens.ts";
-import { controlStub, eventsOf, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../test/support/edge/saga-fakes.ts";
+import { controlStub, eventsOf, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../test/support/edge/saga-state.ts";
 import { api, count, resume, setup, type Point } from "../../test/support/edge/eviction.ts";
 
 describe("fault: StreamControl evicted while live and while stopping", () => {

@@ -10,7 +10,7 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { SAGA_STEPS } from "../do/stream-control/deps.ts";
-import { controlStub, eventsOf, nodeSlots, reservationOf, streamRow } from "../../test/support/edge/saga-fakes.ts";
+import { controlStub, eventsOf, nodeSlots, reservationOf, streamRow } from "../../test/support/edge/saga-state.ts";
 import { count, notificationsPerFollower, resume, setup, type Point } from "../../test/support/edge/eviction.ts";
 
 describe("fault: StreamControl evicted at every saga step", () => {

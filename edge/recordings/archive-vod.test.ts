@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { defaultSagaDeps, type SagaDeps } from "../do/stream-control/deps.ts";
-import { overrideSagaDeps } from "../do/stream-control/stream-control.ts";
 import { apiClient } from "../../test/support/edge/api-client.ts";
 import { putInit, putManifest, putSegments, recordingRow, testEnv, VIDEO_360 } from "../../test/support/edge/recordings.ts";
-import { addNode, controlStub, fakeDeps, waitForState } from "../../test/support/edge/saga-fakes.ts";
+import { fakeDeps, useFakeSagaDeps } from "../../test/support/edge/saga-fakes.ts";
+import { addNode, controlStub, waitForState } from "../../test/support/edge/saga-state.ts";
 import { archiveVod } from "./archive-vod.ts";
 import { streamOptions } from "./stream-options.ts";
 
@@ -93,19 +93,15 @@ describe("archive_vod: the stream's recording after it ends", () => {
     // The real hook from the saga's dependencies, with the origin stood in for.
     const real = defaultSagaDeps(testEnv(), (input, init) => originFetch(new Request(input, init)));
     const sagaDeps: SagaDeps = { ...deps, archiveVod: real.archiveVod };
-    overrideSagaDeps((_env, id) => (id === t.streamId ? sagaDeps : deps));
-    try {
-      const stub = controlStub(t.streamId);
-      await stub.begin(t.streamId, nodeId);
-      await waitForState(t.streamId, (s) => s.phase === "live", "live");
-      expect((await api.call("POST", `/api/v1/streams/${t.streamId}/stop`, { token: t.user.token })).status).toBe(200);
-      const ended = await waitForState(t.streamId, (s) => s.phase === "ended", "ended");
-      expect(ended.archiveDone).toEqual(["stop_encoder", "release_slot", "mark_ended", "archive_vod"]);
-      expect(await recordingRow(t.id)).toMatchObject({ status: "ready", duration_s: 4 });
-      const listed = await api.call<{ recordings: Array<{ recording_id: string; vod_url: string }> }>("GET", `/api/v1/streams/${t.streamId}/recordings`);
-      expect(listed.body.recordings).toEqual([expect.objectContaining({ recording_id: t.id, vod_url: `/vod/${t.id}/master.m3u8` })]);
-    } finally {
-      overrideSagaDeps(null);
-    }
+    useFakeSagaDeps(t.streamId, sagaDeps);
+    const stub = controlStub(t.streamId);
+    await stub.begin(t.streamId, nodeId);
+    await waitForState(t.streamId, (s) => s.phase === "live", "live");
+    expect((await api.call("POST", `/api/v1/streams/${t.streamId}/stop`, { token: t.user.token })).status).toBe(200);
+    const ended = await waitForState(t.streamId, (s) => s.phase === "ended", "ended");
+    expect(ended.archiveDone).toEqual(["stop_encoder", "release_slot", "mark_ended", "archive_vod"]);
+    expect(await recordingRow(t.id)).toMatchObject({ status: "ready", duration_s: 4 });
+    const listed = await api.call<{ recordings: Array<{ recording_id: string; vod_url: string }> }>("GET", `/api/v1/streams/${t.streamId}/recordings`);
+    expect(listed.body.recordings).toEqual([expect.objectContaining({ recording_id: t.id, vod_url: `/vod/${t.id}/master.m3u8` })]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Everything the go-live saga does outside its own storage and D1: node control calls, edge
  * prewarm/purge, the end-to-end probe, monitoring reads and the hooks owned by other issues. The
- * StreamControl object builds the real ones from its bindings; tests pass their own.
+ * StreamControl object gets them from a `SagaDepsFactory`: the real ones from its bindings
+ * (`realSagaDeps`), or, in the workerd tests, the fakes their entry (test/support/) hands it.
  */
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../../shared/hls/parse.ts";
 import { signNodeToken } from "../../../shared/tokens.ts";
@@ -184,3 +185,9 @@ export const defaultSagaDeps = (env: Env, fetcher: typeof fetch = (input, init) 
     },
   };
 };
+
+/** Builds the dependencies of one stream's saga. */
+export type SagaDepsFactory = (env: Env, streamId: string) => SagaDeps;
+
+/** The real dependencies, whatever the stream. */
+export const realSagaDeps: SagaDepsFactory = (env) => defaultSagaDeps(env);

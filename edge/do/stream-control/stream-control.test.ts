@@ -2,17 +2,12 @@ import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { signNodeToken } from "../../../shared/tokens.ts";
 import { apiClient } from "../../../test/support/edge/api-client.ts";
-import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../../test/support/edge/saga-fakes.ts";
-import { SAGA_STEPS, type SagaDeps, type SagaStep } from "./deps.ts";
-import { overrideSagaDeps, StreamControl } from "./stream-control.ts";
+import { fakeDeps, testSagaDeps, useFakeSagaDeps } from "../../../test/support/edge/saga-fakes.ts";
+import { addNode, controlStub, eventsOf, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../../test/support/edge/saga-state.ts";
+import { SAGA_STEPS, type SagaStep } from "./deps.ts";
+import { StreamControl } from "./stream-control.ts";
 
 const api = apiClient();
-const fakes = new Map<string, SagaDeps>();
-overrideSagaDeps((_env, streamId) => {
-  const deps = fakes.get(streamId);
-  if (!deps) throw new Error(`no fake dependencies for ${streamId}`);
-  return deps;
-});
 
 /** A streamer, a stream, a node with free slots and fake dependencies for the stream's saga. */
 const setup = async (timing: Parameters<typeof fakeDeps>[0] = {}) => {
@@ -20,7 +15,7 @@ const setup = async (timing: Parameters<typeof fakeDeps>[0] = {}) => {
   const stream = await api.createStream(owner.token, { title: "Saga test", category: "gaming" });
   const nodeId = await addNode(2);
   const { deps, ctl } = fakeDeps(timing);
-  fakes.set(stream.stream_id, deps);
+  useFakeSagaDeps(stream.stream_id, deps);
   const id = stream.stream_id;
   return { owner, id, key: stream.stream_key, nodeId, deps, ctl, stub: controlStub(id) };
 };
@@ -170,7 +165,7 @@ describe("go-live saga: eviction", () => {
     await t.stub.begin(t.id, t.nodeId);
     await waitForState(t.id, (st) => st.step === "configure_encoders" && st.phase === "compensating", "compensating", 5_000).catch(() => null);
     const s = await runInDurableObject(t.stub, async (_instance, state) => {
-      const fresh = new StreamControl(state, testEnv());
+      const fresh = new StreamControl(state, testEnv(), testSagaDeps);
       const current = await fresh.getState();
       // Whatever point it was at, driving the fresh object's alarm finishes the compensation.
       for (let i = 0; i < 10 && current && (await fresh.getState())!.phase === "compensating"; i++) await fresh.alarm();

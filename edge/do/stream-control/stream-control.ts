@@ -14,82 +14,18 @@ import { DurableObject } from "cloudflare:workers";
 import type { Severity, StreamEventType } from "../../../shared/events.ts";
 import { isoNow, requireDb } from "../../db/database.ts";
 import { getNode } from "../../nodes/node-store.ts";
-import { candidateNodes, getReservation, markReservation, NODE_STALE_MS, releaseSlot, reserveSlot } from "../../nodes/reservations.ts";
+import { candidateNodes, markReservation, NODE_STALE_MS, releaseSlot, reserveSlot } from "../../nodes/reservations.ts";
 import { d1StreamLifecycle, type StopOutcome } from "../../streams/lifecycle.ts";
-import { DVR_WINDOW_MAX, LATENCY_MODES } from "../../streams/model.ts";
 import { insertEventStatement } from "../../streams/stream-events.ts";
 import { getStream } from "../../streams/stream-store.ts";
-import { defaultSagaDeps, SAGA_STEPS, type NodeTarget, type SagaDeps, type SagaStage, type SagaStep } from "./deps.ts";
+import { realSagaDeps, SAGA_STEPS, type SagaDeps, type SagaDepsFactory, type SagaStage, type SagaStep } from "./deps.ts";
+import { ARCHIVE_TASKS, errorText, newSagaState, type BeginResult, type NodeReport, type RecoveryStrategy, type SagaPhase, type SagaRecord, type SagaState } from "./state.ts";
+import { SAGA_STEP_MODULES, type StepContext } from "./steps/index.ts";
 import { ENCODER_FAILURE_STAGE, failureReason, markFailedStatements } from "./stream-failure.ts";
 
-export type SagaPhase = "idle" | "running" | "compensating" | "live" | "reconnecting" | "stopping" | "ended";
-/** Forward recovery after the pivot. */
-export type RecoveryStrategy = "RETRY_WITH_ALTERNATE" | "SKIP" | "CONTINUE" | "MANUAL_INTERVENTION";
-const ARCHIVE_TASKS = ["stop_encoder", "release_slot", "mark_ended", "archive_vod"] as const;
-type ArchiveTask = (typeof ARCHIVE_TASKS)[number];
-
-export interface SagaRecord {
-  stage: SagaStage | ArchiveTask | "settle";
-  outcome: "ok" | "waiting" | "failed" | "compensated" | "compensation_failed" | "recovered";
-  at: string;
-  ms?: number;
-  error?: string;
-  strategy?: RecoveryStrategy;
-  detail?: string;
-}
-
-export interface SagaState {
-  streamId: string;
-  phase: SagaPhase;
-  /** The next forward step while `running`. */
-  step: SagaStep | null;
-  /** Completed reversible steps, in order (compensated from the end). */
-  completed: SagaStep[];
-  /** The node whose authorize call started the saga (the publisher is connected there). */
-  triggerNode: string | null;
-  node: NodeTarget | null;
-  /** Edges a prewarm was sent to (purged by the compensation). */
-  warmedEdges: string[];
-  probed: boolean;
-  pivoted: boolean;
-  notified: boolean;
-  stepStartedAt: number;
-  attempts: number;
-  /** Why the last run failed: a go-live step, or the node's encoder after the pivot (stream-failure.ts). */
-  failure: { step: SagaStep | typeof ENCODER_FAILURE_STAGE; error: string } | null;
-  /** Where compensation ends: `idle` (go-live failed) or `ended` (stopped before the pivot). */
-  settleTo: "idle" | "ended";
-  stopReason: string | null;
-  archiveDone: ArchiveTask[];
-  monitor: { lastMsn: number; lastParts: number; stalls: number; slow: boolean; originDown: boolean; checks: number };
-  reconnectDeadline: number | null;
-  startedAt: string | null;
-  endedAt: string | null;
-  /** Sagas run for this stream (a failed go-live can be retried by publishing again). */
-  runs: number;
-  history: SagaRecord[];
-}
-
-export interface NodeReport {
-  nodeId: string;
-  type: StreamEventType;
-  severity: Severity;
-  data?: Record<string, unknown>;
-}
-
-export interface BeginResult {
-  accepted: boolean;
-  phase: SagaPhase;
-}
-
-/** Module-level override for the workerd tests (same isolate); null in production. */
-let depsOverride: ((env: Env, streamId: string) => SagaDeps) | null = null;
-export const overrideSagaDeps = (f: ((env: Env, streamId: string) => SagaDeps) | null): void => {
-  depsOverride = f;
-};
+export type { BeginResult, NodeReport, RecoveryStrategy, SagaPhase, SagaRecord, SagaState } from "./state.ts";
 
 const HISTORY_MAX = 200;
-const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 500);
 
 /** Work left to do after one `advance`: now, after a delay (ms), or nothing until an outside event. */
 type Next = { at: "now" } | { at: "later"; ms: number } | { at: "none" };
@@ -99,11 +35,17 @@ const later = (ms: number): Next => ({ at: "later", ms });
 
 export class StreamControl extends DurableObject<Env> {
   private queue: Promise<unknown> = Promise.resolve();
-  private injected: SagaDeps | null = null;
 
-  /** Tests: the dependencies this instance uses (through `runInDurableObject`). */
-  useDeps(deps: SagaDeps | null): void {
-    this.injected = deps;
+  /**
+   * @param makeDeps where the saga's outside dependencies come from: the real ones from the
+   * bindings (the runtime passes only `ctx` and `env`); the workerd tests' entry passes fakes.
+   */
+  constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    private readonly makeDeps: SagaDepsFactory = realSagaDeps,
+  ) {
+    super(ctx, env);
   }
 
   // ---- RPC surface -------------------------------------------------------------------------------
@@ -128,7 +70,7 @@ export class StreamControl extends DurableObject<Env> {
         return { accepted: true, phase: s.phase };
       }
       if (s && s.phase !== "idle") return { accepted: s.phase === "running" || s.phase === "live", phase: s.phase };
-      const fresh = this.newState(streamId, nodeId, (s?.runs ?? 0) + 1, s?.history ?? []);
+      const fresh = newSagaState(streamId, nodeId, (s?.runs ?? 0) + 1, s?.history ?? []);
       await this.save(fresh);
       await this.ctx.storage.setAlarm(Date.now());
       return { accepted: true, phase: fresh.phase };
@@ -181,7 +123,7 @@ export class StreamControl extends DurableObject<Env> {
         if (!stream) return { ok: false, reason: "gone" };
         const outcome = await d1StreamLifecycle.stop(db, stream, by);
         if (outcome.ok) {
-          s ??= this.newState(streamId, null, 0, []);
+          s ??= newSagaState(streamId, null, 0, []);
           s.phase = "ended";
           s.step = null;
           s.endedAt = outcome.endedAt;
@@ -253,7 +195,7 @@ export class StreamControl extends DurableObject<Env> {
     let done: boolean;
     try {
       await deps.beforeStage(step, s.streamId);
-      done = await this.forward[step](s, deps);
+      done = await SAGA_STEP_MODULES[step].forward(this.stepContext(s, deps));
     } catch (err) {
       if (s.pivoted) {
         // Past the point of no return (go_live's own writes succeeded): forward only.
@@ -286,148 +228,11 @@ export class StreamControl extends DurableObject<Env> {
     return NOW;
   }
 
-  /** Forward steps: true when done, false when not ready yet (retried after `retryMs`); a throw fails the step. */
-  private readonly forward: Record<SagaStep, (s: SagaState, deps: SagaDeps) => Promise<boolean>> = {
-    validate_event: async (s) => {
-      const db = requireDb(this.env);
-      const stream = await getStream(db, s.streamId);
-      if (!stream) throw new Error("stream not found");
-      if (!["idle", "failed", "starting"].includes(stream.status)) throw new Error(`stream is ${stream.status}`);
-      const owner = await db.prepare("SELECT role FROM users WHERE id = ?1").bind(stream.user_id).first<{ role: string }>();
-      if (!owner) throw new Error("the stream's owner no longer exists");
-      if (owner.role === "viewer") throw new Error("the stream's owner may not stream");
-      const problems: string[] = [];
-      if (!(LATENCY_MODES as readonly string[]).includes(stream.latency_mode)) problems.push("latency_mode");
-      if (!(stream.dvr_window >= 0 && stream.dvr_window <= DVR_WINDOW_MAX)) problems.push("dvr_window");
-      if (stream.category !== null && stream.category_name === null) problems.push("category");
-      if (!stream.title.trim()) problems.push("title");
-      if (problems.length) throw new Error(`invalid stream settings: ${problems.join(", ")}`);
-      const update = await db
-        .prepare("UPDATE streams SET status = 'starting', ended_at = NULL, updated_at = ?2 WHERE id = ?1 AND status IN ('idle', 'failed', 'starting')")
-        .bind(s.streamId, isoNow())
-        .run();
-      if (update.meta.changes < 1) throw new Error("the stream changed state while validating");
-      return true;
-    },
-
-    reserve_capacity: async (s) => {
-      const db = requireDb(this.env);
-      let candidates = await candidateNodes(db, { prefer: s.triggerNode });
-      // The publisher is connected to the node that asked: RTMP cannot be moved, so only that node will do.
-      if (s.triggerNode) candidates = candidates.filter((n) => n.id === s.triggerNode);
-      for (const node of candidates) {
-        const reservation = await reserveSlot(db, s.streamId, node.id);
-        if (!reservation) continue; // raced for its last slot
-        s.node = { id: reservation.nodeId, controlUrl: reservation.controlUrl };
-        await db.prepare("UPDATE streams SET node_id = ?2 WHERE id = ?1").bind(s.streamId, reservation.nodeId).run();
-        return true;
-      }
-      throw new Error(s.triggerNode ? `node ${s.triggerNode} is not registered, not online or has no free slot` : "no transcoder node has a free slot");
-    },
-
-    configure_encoders: async (s, deps) => {
-      await deps.configureNode(s.node!, s.streamId);
-      await markReservation(requireDb(this.env), s.streamId, "configured");
-      return true;
-    },
-
-    warmup_cdn: async (s, deps) => {
-      const timedOut = Date.now() - s.stepStartedAt > deps.timing.warmupTimeoutMs;
-      await deps.openChatRoom(s.streamId);
-      for (const edge of deps.edgeUrls) {
-        if (s.warmedEdges.includes(edge)) continue;
-        // Recorded before the call: a prewarm that half-happened is still purged by the compensation.
-        s.warmedEdges.push(edge);
-        await this.save(s);
-        try {
-          await deps.prewarmEdge(edge, s.streamId);
-        } catch (err) {
-          s.warmedEdges = s.warmedEdges.filter((e) => e !== edge);
-          if (timedOut) throw new Error(`prewarm did not succeed within ${deps.timing.warmupTimeoutMs} ms: ${errorText(err)}`);
-          await this.save(s);
-          return false; // the stream's first playlists are not there yet
-        }
-      }
-      if (!s.probed) {
-        let seen = false;
-        try {
-          seen = await deps.probePart(s.streamId);
-        } catch {
-          seen = false;
-        }
-        if (!seen) {
-          if (timedOut) throw new Error(`no part came through the edge within ${deps.timing.warmupTimeoutMs} ms`);
-          return false;
-        }
-        s.probed = true;
-      }
-      return true;
-    },
-
-    go_live: async (s, deps) => {
-      const db = requireDb(this.env);
-      if (!s.pivoted) {
-        const now = isoNow();
-        const [update] = await db.batch([
-          db.prepare("UPDATE streams SET status = 'live', started_at = ?2, ended_at = NULL, node_id = ?3, updated_at = ?2 WHERE id = ?1 AND status = 'starting'").bind(s.streamId, now, s.node?.id ?? null),
-          db
-            .prepare(
-              `INSERT INTO stream_events (stream_id, event_type, severity, message, details, created_at)
-               SELECT ?1, 'stream_started', 'info', 'Stream is live', ?2, ?3 WHERE changes() = 1`,
-            )
-            .bind(s.streamId, JSON.stringify({ node_id: s.node?.id ?? null, edges: s.warmedEdges, run: s.runs }), now),
-        ]);
-        if (update!.meta.changes !== 1) {
-          const row = await db.prepare("SELECT status FROM streams WHERE id = ?1").bind(s.streamId).first<{ status: string }>();
-          // Already live: this object was evicted after the pivot's write and before its own.
-          if (row?.status !== "live") throw new Error(`the stream is ${row?.status ?? "gone"}; it cannot go live`);
-        }
-        s.pivoted = true;
-        s.startedAt = now;
-        await this.save(s);
-      }
-      if (!s.notified) {
-        try {
-          await deps.notifyFollowers(s.streamId);
-        } catch (err) {
-          await this.recover(s, "CONTINUE", "go_live", `follower notification failed: ${errorText(err)}`);
-        }
-        s.notified = true;
-      }
-      return true;
-    },
-  };
-
-  private readonly compensations: Record<SagaStep, (s: SagaState, deps: SagaDeps) => Promise<void>> = {
-    validate_event: async () => {
-      // Nothing to undo: the status goes back when the saga settles.
-    },
-    reserve_capacity: async (s) => {
-      const db = requireDb(this.env);
-      await releaseSlot(db, s.streamId);
-      await db.prepare("UPDATE streams SET node_id = NULL WHERE id = ?1 AND status IN ('starting', 'idle')").bind(s.streamId).run();
-    },
-    configure_encoders: async (s, deps) => {
-      await deps.stopNodeStream(s.node!, s.streamId, "go-live cancelled");
-      await markReservation(requireDb(this.env), s.streamId, "reserved");
-    },
-    warmup_cdn: async (s, deps) => {
-      for (const edge of [...s.warmedEdges].reverse()) {
-        await deps.purgeEdge(edge, s.streamId);
-        s.warmedEdges = s.warmedEdges.filter((e) => e !== edge);
-        await this.save(s);
-      }
-    },
-    go_live: async () => {
-      // Never compensated: the pivot is forward-only.
-    },
-  };
-
   private async fail(s: SagaState, step: SagaStep, err: unknown): Promise<void> {
     s.failure = { step, error: errorText(err) };
     this.record(s, { stage: step, outcome: "failed", error: s.failure.error, ms: Date.now() - s.stepStartedAt });
     // A step that failed half-way is compensated too (first) when it left something behind.
-    const partial = (step === "warmup_cdn" && s.warmedEdges.length > 0) || (step === "reserve_capacity" && (await getReservation(requireDb(this.env), s.streamId)) !== null);
+    const partial = (await SAGA_STEP_MODULES[step].leftBehind?.(this.stepContext(s, this.deps(s.streamId)))) ?? false;
     if (partial && !s.completed.includes(step)) s.completed.push(step);
     s.phase = "compensating";
     s.settleTo = "idle";
@@ -444,7 +249,7 @@ export class StreamControl extends DurableObject<Env> {
     const started = Date.now();
     try {
       await deps.beforeStage(stage, s.streamId);
-      await this.compensations[step](s, deps);
+      await SAGA_STEP_MODULES[step].compensate(this.stepContext(s, deps));
       this.record(s, { stage, outcome: "compensated", ms: Date.now() - started });
       s.completed.pop();
       s.attempts = 0;
@@ -705,7 +510,18 @@ export class StreamControl extends DurableObject<Env> {
   // ---- plumbing ----------------------------------------------------------------------------------
 
   private deps(streamId: string): SagaDeps {
-    return this.injected ?? depsOverride?.(this.env, streamId) ?? defaultSagaDeps(this.env);
+    return this.makeDeps(this.env, streamId);
+  }
+
+  /** What a saga step (steps/) works with: this run's state, and saving and recovering through this object. */
+  private stepContext(s: SagaState, deps: SagaDeps): StepContext {
+    return {
+      state: s,
+      deps,
+      db: requireDb(this.env),
+      save: () => this.save(s),
+      recover: (strategy, stage, detail) => this.recover(s, strategy, stage, detail),
+    };
   }
 
   /** One piece of work at a time in this instance (RPC calls and alarms interleave at awaits otherwise). */
@@ -713,33 +529,6 @@ export class StreamControl extends DurableObject<Env> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
-  }
-
-  private newState(streamId: string, nodeId: string | null, runs: number, history: SagaRecord[]): SagaState {
-    return {
-      streamId,
-      phase: "running",
-      step: "validate_event",
-      completed: [],
-      triggerNode: nodeId,
-      node: null,
-      warmedEdges: [],
-      probed: false,
-      pivoted: false,
-      notified: false,
-      stepStartedAt: Date.now(),
-      attempts: 0,
-      failure: null,
-      settleTo: "idle",
-      stopReason: null,
-      archiveDone: [],
-      monitor: { lastMsn: -1, lastParts: 0, stalls: 0, slow: false, originDown: false, checks: 0 },
-      reconnectDeadline: null,
-      startedAt: null,
-      endedAt: null,
-      runs,
-      history,
-    };
   }
 
   private async load(): Promise<SagaState | null> {

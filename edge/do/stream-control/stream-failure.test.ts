@@ -1,17 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { signNodeToken } from "../../../shared/tokens.ts";
 import { apiClient } from "../../../test/support/edge/api-client.ts";
-import { addNode, controlStub, eventsOf, fakeDeps, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../../test/support/edge/saga-fakes.ts";
-import type { SagaDeps } from "./deps.ts";
-import { overrideSagaDeps } from "./stream-control.ts";
+import { fakeDeps, useFakeSagaDeps } from "../../../test/support/edge/saga-fakes.ts";
+import { addNode, controlStub, eventsOf, nodeSlots, reservationOf, streamRow, testEnv, waitForState } from "../../../test/support/edge/saga-state.ts";
 
 const api = apiClient();
-const fakes = new Map<string, SagaDeps>();
-overrideSagaDeps((_env, streamId) => {
-  const deps = fakes.get(streamId);
-  if (!deps) throw new Error(`no fake dependencies for ${streamId}`);
-  return deps;
-});
 
 const REASON = "ffmpeg exited 5 times in a row within 10 s of starting (last: code 1): [Parsed_scale_2] Option 'force_divisible_by' not found / Error initializing complex filters.";
 
@@ -20,7 +13,7 @@ const setup = async (timing: Parameters<typeof fakeDeps>[0] = {}) => {
   const stream = await api.createStream(owner.token, { title: "Failing encoder", category: "gaming" });
   const nodeId = await addNode(2);
   const { deps, ctl } = fakeDeps(timing);
-  fakes.set(stream.stream_id, deps);
+  useFakeSagaDeps(stream.stream_id, deps);
   const id = stream.stream_id;
   const token = await signNodeToken(testEnv().NODE_SECRET!, nodeId);
   /** What the node's StreamReporter posts when its pipeline gives up (gpu-transcoder/pipeline/stream-pipeline.ts). */

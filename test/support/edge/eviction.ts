@@ -4,20 +4,14 @@
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import type { SagaDeps, SagaStage } from "../../../edge/do/stream-control/deps.ts";
-import { overrideSagaDeps, type SagaState } from "../../../edge/do/stream-control/stream-control.ts";
-import { measureFanout, seedFollowers } from "./fanout-measure.ts";
+import type { SagaState } from "../../../edge/do/stream-control/state.ts";
 import { apiClient } from "./api-client.ts";
-import { addNode, controlStub, fakeDeps, testEnv } from "./saga-fakes.ts";
+import { measureFanout, seedFollowers } from "./fanout-measure.ts";
+import { fakeDeps, useFakeSagaDeps } from "./saga-fakes.ts";
+import { addNode, controlStub, testEnv } from "./saga-state.ts";
 
 export const api = apiClient();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const fakes = new Map<string, SagaDeps>();
-overrideSagaDeps((_env, streamId) => {
-  const deps = fakes.get(streamId);
-  if (!deps) throw new Error(`no fake dependencies for ${streamId}`);
-  return deps;
-});
 
 /** Where the object is reset: before a stage runs (beforeStage hook), or right after a dependency call's side effect. */
 export type Point = `before:${SagaStage}` | "after:configure" | "after:prewarm" | "after:probe" | "after:notify" | "after:stop" | "after:archive";
@@ -76,7 +70,7 @@ export const setup = async (timing: Parameters<typeof fakeDeps>[0] = {}) => {
       await park("after:archive");
     },
   };
-  fakes.set(stream.stream_id, held);
+  useFakeSagaDeps(stream.stream_id, held);
   const id = stream.stream_id;
   return {
     owner,
