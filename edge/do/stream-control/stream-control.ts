@@ -5,22 +5,25 @@
  *   validate_event → reserve_capacity → configure_encoders → warmup_cdn → go_live (pivot)
  *   → monitor_stream (every few seconds) → archive_vod (on stop)
  *
- * Alarms drive every step; each step's outcome is written to the object's storage before the next
- * one is scheduled, so an object evicted or restarted anywhere resumes from storage. A failure
- * before the pivot runs the compensations of the completed steps in reverse order and settles the
- * stream back to `idle` with an `error` event; after the pivot only forward strategies apply.
+ * Each step is a module in steps/ (a forward action and its compensation); this class is the
+ * orchestrator. Alarms drive every step; each step's outcome is written to the object's storage
+ * (state.ts) before the next one is scheduled, so an object evicted or restarted anywhere resumes
+ * from storage. A failure before the pivot runs the compensations of the completed steps in reverse
+ * order and settles the stream back to `idle` with an `error` event; after the pivot only forward
+ * strategies apply.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Severity, StreamEventType } from "../../../shared/events.ts";
 import { isoNow, requireDb } from "../../db/database.ts";
-import { getNode } from "../../nodes/node-store.ts";
-import { candidateNodes, markReservation, NODE_STALE_MS, releaseSlot, reserveSlot } from "../../nodes/reservations.ts";
 import { d1StreamLifecycle, type StopOutcome } from "../../streams/lifecycle.ts";
 import { insertEventStatement } from "../../streams/stream-events.ts";
 import { getStream } from "../../streams/stream-store.ts";
 import { realSagaDeps, SAGA_STEPS, type SagaDeps, type SagaDepsFactory, type SagaStage, type SagaStep } from "./deps.ts";
 import { ARCHIVE_TASKS, errorText, newSagaState, type BeginResult, type NodeReport, type RecoveryStrategy, type SagaPhase, type SagaRecord, type SagaState } from "./state.ts";
+import { ARCHIVE_TASK_MODULES } from "./steps/archive-vod.ts";
 import { SAGA_STEP_MODULES, type StepContext } from "./steps/index.ts";
+import { monitorStream } from "./steps/monitor-stream.ts";
+import { moveToNode } from "./steps/move-node.ts";
 import { ENCODER_FAILURE_STAGE, failureReason, markFailedStatements } from "./stream-failure.ts";
 
 export type { BeginResult, NodeReport, RecoveryStrategy, SagaPhase, SagaRecord, SagaState } from "./state.ts";
@@ -60,7 +63,7 @@ export class StreamControl extends DurableObject<Env> {
         // old node's heartbeat goes stale. Configured before this answer, so the node's pipeline
         // starts with the stream's options (DVR window, recording).
         const previous = s.node.id;
-        const moved = await this.moveToNode(s, this.deps(s.streamId), nodeId);
+        const moved = await moveToNode(this.stepContext(s, this.deps(s.streamId)), nodeId);
         if (moved) await this.recover(s, "RETRY_WITH_ALTERNATE", "monitor_stream", `publisher reconnected through node ${nodeId}; moved from ${previous}`);
         if (s.phase === "reconnecting") await this.restored(s, `publisher reconnected through node ${nodeId}`);
         return { accepted: true, phase: s.phase };
@@ -319,77 +322,16 @@ export class StreamControl extends DurableObject<Env> {
 
   private async monitorStep(s: SagaState): Promise<Next> {
     const deps = this.deps(s.streamId);
-    const db = requireDb(this.env);
     s.monitor.checks++;
     try {
       await deps.beforeStage("monitor_stream", s.streamId);
-      // 1. The node: alive (heartbeat) and encoding in real time.
-      const node = s.node ? await getNode(db, s.node.id) : null;
-      const stale = !node || node.status === "offline" || Date.now() - Date.parse(node.last_heartbeat_at) > NODE_STALE_MS;
-      if (stale) {
-        const moved = await this.moveToAlternate(s, deps);
-        if (!moved) return this.manualIntervention(s, `node ${s.node?.id ?? "?"} stopped reporting and no alternate node has a free slot`);
-      } else if (node.speed < 1.0 && node.speed > 0) {
-        if (!s.monitor.slow) {
-          s.monitor.slow = true;
-          // The node drops its top rung itself when it cannot keep up (it reports quality_changed).
-          await this.recover(s, "SKIP", "monitor_stream", `encoder speed ${node.speed}× < 1.0×: the node drops a rung`, "high_latency");
-        }
-      } else s.monitor.slow = false;
-      // 2. The origin: a failed health check is an alert, not a reason to stop.
-      const healthy = await deps.originHealthy();
-      if (!healthy && !s.monitor.originDown) await this.recover(s, "CONTINUE", "monitor_stream", "origin health check failed; streaming continues");
-      s.monitor.originDown = !healthy;
-      // 3. Parts arriving: the top rendition's playlist advances. A playlist that cannot be read
-      // (null: the origin is down or restarting) is not a stall: counting it ended a stream whose
-      // origin took longer than stallChecks × monitorMs to come back, though the node was about to
-      // re-push everything. Only a readable playlist that stands still counts.
-      const progress = await deps.playlistProgress(s.streamId);
-      const advanced = progress !== null && (progress.msn > s.monitor.lastMsn || (progress.msn === s.monitor.lastMsn && progress.parts > s.monitor.lastParts));
-      if (advanced) {
-        s.monitor.lastMsn = progress.msn;
-        s.monitor.lastParts = progress.parts;
-        s.monitor.stalls = 0;
-      } else if (progress !== null && ++s.monitor.stalls >= deps.timing.stallChecks) {
-        return this.manualIntervention(s, `no new part for ${s.monitor.stalls} checks`);
-      }
+      const why = await monitorStream(this.stepContext(s, deps));
+      if (why !== null) return this.manualIntervention(s, why);
     } catch (err) {
       await this.recover(s, "CONTINUE", "monitor_stream", `monitoring failed: ${errorText(err)}`);
     }
     await this.save(s);
     return later(deps.timing.monitorMs);
-  }
-
-  /** RETRY_WITH_ALTERNATE: move the stream's reservation to another node and configure it there. */
-  private async moveToAlternate(s: SagaState, deps: SagaDeps): Promise<boolean> {
-    const db = requireDb(this.env);
-    const previous = s.node;
-    const candidates = await candidateNodes(db, { exclude: previous ? [previous.id] : [] });
-    for (const node of candidates) {
-      if (!(await this.moveToNode(s, deps, node.id))) continue;
-      await this.recover(s, "RETRY_WITH_ALTERNATE", "monitor_stream", `node ${previous?.id ?? "?"} lost; moved to ${node.id} (the publisher reconnects to ${node.rtmp_url ?? "its ingest URL"})`);
-      return true;
-    }
-    return false;
-  }
-
-  /** Moves the stream's reservation to `nodeId` (false: no free slot there) and configures the node. */
-  private async moveToNode(s: SagaState, deps: SagaDeps, nodeId: string): Promise<boolean> {
-    const db = requireDb(this.env);
-    await releaseSlot(db, s.streamId);
-    const reservation = await reserveSlot(db, s.streamId, nodeId);
-    if (!reservation) return false;
-    s.node = { id: reservation.nodeId, controlUrl: reservation.controlUrl };
-    await this.save(s);
-    try {
-      await deps.configureNode(s.node, s.streamId);
-      await markReservation(db, s.streamId, "configured");
-    } catch (err) {
-      await this.recover(s, "CONTINUE", "monitor_stream", `alternate node ${nodeId} not configured: ${errorText(err)}`);
-    }
-    await db.prepare("UPDATE streams SET node_id = ?2 WHERE id = ?1").bind(s.streamId, nodeId).run();
-    s.monitor.stalls = 0;
-    return true;
   }
 
   /** MANUAL_INTERVENTION: end gracefully (the node writes ENDLIST), with a critical event. */
@@ -456,7 +398,6 @@ export class StreamControl extends DurableObject<Env> {
   /** archive_vod, in order: the node's pipeline ends (ENDLIST), the slot is released, the stream is ended, the VOD hook runs. */
   private async archiveStep(s: SagaState, inline: boolean): Promise<Next> {
     const deps = this.deps(s.streamId);
-    const db = requireDb(this.env);
     const task = ARCHIVE_TASKS.find((t) => !s.archiveDone.includes(t));
     if (!task) {
       // A failed stream may be published again (it is `failed`, not `ended`): its saga waits in idle.
@@ -466,28 +407,7 @@ export class StreamControl extends DurableObject<Env> {
     }
     const started = Date.now();
     try {
-      if (task === "stop_encoder") {
-        if (s.node) await deps.stopNodeStream(s.node, s.streamId, s.stopReason ?? "stopped");
-      } else if (task === "release_slot") {
-        await releaseSlot(db, s.streamId);
-      } else if (task === "mark_ended") {
-        const now = isoNow();
-        await db.batch([
-          db.prepare("UPDATE streams SET status = 'ended', ended_at = ?2, node_id = NULL, viewer_count = 0, updated_at = ?2 WHERE id = ?1 AND status NOT IN ('ended', 'failed')").bind(s.streamId, now),
-          db
-            .prepare(
-              `INSERT INTO stream_events (stream_id, event_type, severity, message, details, created_at)
-               SELECT ?1, 'stream_ended', 'info', ?2, ?3, ?4 WHERE changes() = 1`,
-            )
-            .bind(s.streamId, `Stream ended: ${s.stopReason ?? "stopped"}`, JSON.stringify({ reason: s.stopReason, started_at: s.startedAt }), now),
-        ]);
-        s.endedAt = now;
-        // Viewers in chat learn it ended; a failure here must not hold the stream's end back.
-        await deps.closeChatRoom(s.streamId).catch(() => undefined);
-      } else {
-        await deps.beforeStage("archive_vod", s.streamId);
-        await deps.archiveVod(s.streamId);
-      }
+      await ARCHIVE_TASK_MODULES[task](this.stepContext(s, deps));
     } catch (err) {
       s.attempts++;
       // archive_vod is retried until done; the others give up after a few tries (recorded) so the stream can end.
@@ -520,7 +440,7 @@ export class StreamControl extends DurableObject<Env> {
       deps,
       db: requireDb(this.env),
       save: () => this.save(s),
-      recover: (strategy, stage, detail) => this.recover(s, strategy, stage, detail),
+      recover: (strategy, stage, detail, type, severity) => this.recover(s, strategy, stage, detail, type, severity),
     };
   }
 

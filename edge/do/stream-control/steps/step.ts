@@ -3,6 +3,7 @@
  * object orchestrates them: it runs `forward` until it is done, persists the outcome before the
  * next step, and on a failure before the pivot runs `compensate` of the completed steps in reverse.
  */
+import type { Severity, StreamEventType } from "../../../../shared/events.ts";
 import type { SagaDeps, SagaStage } from "../deps.ts";
 import type { RecoveryStrategy, SagaState } from "../state.ts";
 
@@ -13,8 +14,8 @@ export interface StepContext {
   readonly db: D1Database;
   /** Writes the state now: before a side effect that must be remembered if the object dies in it. */
   save(): Promise<void>;
-  /** A forward recovery, kept in the history and the stream's events (the step carries on). */
-  recover(strategy: RecoveryStrategy, stage: SagaStage, detail: string): Promise<void>;
+  /** A forward recovery, kept in the history and the stream's events (an `error` warning unless said otherwise). */
+  recover(strategy: RecoveryStrategy, stage: SagaStage, detail: string, type?: StreamEventType, severity?: Severity): Promise<void>;
 }
 
 export interface SagaStepModule {
