@@ -4,7 +4,7 @@
  * `force_divisible_by`), one edge Worker in workerd with D1 and the StreamControl object. Publish
  * with a stream's key → the saga starts → the node restarts ffmpeg with backoff, gives up, and
  * reports `stream_failed` → the stream is `failed` with ffmpeg's words in the API the creator
- * dashboard reads, the go-live compensated (edge/do/stream-failure.test.ts checks the slot and
+ * dashboard reads, the go-live compensated (edge/do/stream-control/stream-failure.test.ts checks the slot and
  * reservation in detail).
  */
 import type { ChildProcess } from "node:child_process";
