@@ -347,9 +347,8 @@ describe("signed playback URLs: VOD and the watch page", () => {
     expect(signed.text).toContain(`"src":"${minted.url}"`);
     expect(signed.text).toContain('"gate":null');
     // The chat pane gets the same token, for the stream's chat, details and viewer count.
-    expect(signed.text).toContain(`(function (STREAM_ID, PLAYBACK_TOKEN) {`);
-    expect(signed.text).toContain(`})(${JSON.stringify(t.id)}, ${JSON.stringify(minted.token)});`);
-    expect(gated.text).toContain(`})(${JSON.stringify(t.id)}, null);`);
+    expect(signed.text).toContain(`"playbackToken":${JSON.stringify(minted.token)}`);
+    expect(gated.text).toContain('"playbackToken":null');
 
     const expired = await t.get(`/watch/${t.id}?t=${await forge({ streamId: t.id, expires: nowS() - 1 })}`);
     expect(expired.status).toBe(403);
