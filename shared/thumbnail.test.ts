@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { isJpeg, jpegProblem, jpegSize, JpegSplitter } from "./thumbnail.ts";
-import { concat } from "./mp4/ffmpeg-fixtures.test-helper.ts";
+import { concat } from "../test/support/ffmpeg-fixtures.ts";
 
 const FFMPEG = process.env.FFMPEG_PATH ?? "/usr/bin/ffmpeg";
 

@@ -1,7 +1,7 @@
 import { gunzipSync } from "node:zlib";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseMediaPlaylist, parseMultivariantPlaylist } from "../../shared/hls/index.ts";
-import { concat } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
+import { concat } from "../../test/support/ffmpeg-fixtures.ts";
 import { bytesOf, metricValue, partBytes, PARTS, PT, Pusher, readJson, SINGLE, startOrigin, TD, track, turns, type TestOrigin, originPerTest } from "../../test/support/origin-harness.ts";
 
 

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { parseMediaPlaylist } from "../../shared/hls/index.ts";
-import { box, concat } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
+import { box, concat } from "../../test/support/ffmpeg-fixtures.ts";
 import { PUSH_HEADERS as H, PUSH_LIMITS, PUSH_PREFIX, pushPaths } from "../../shared/push-protocol.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
 import { asBody, bytesOf, encodeRealFmp4, fragment, initSegment, listFiles, MANIFEST, metricValue, PDT0, partBytes, PT, Pusher, readJson, SINGLE, TD, type TestOrigin, originPerTest } from "../../test/support/origin-harness.ts";

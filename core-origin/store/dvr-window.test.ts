@@ -1,7 +1,7 @@
 import { gunzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseMediaPlaylist } from "../../shared/hls/index.ts";
-import { concat } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
+import { concat } from "../../test/support/ffmpeg-fixtures.ts";
 import type { StreamManifest } from "../../shared/push-protocol.ts";
 import { originConfigFromEnv } from "../config.ts";
 import { bytesOf, listFiles, partBytes, PARTS, PT, Pusher, SINGLE, startOrigin, TD, type TestOrigin } from "../../test/support/origin-harness.ts";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { concat } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
+import { concat } from "../../test/support/ffmpeg-fixtures.ts";
 import { bytesOf, initSegment, listFiles, partBytes, PARTS, PDT0, Pusher, SINGLE, startOrigin, TD, type TestOrigin } from "../../test/support/origin-harness.ts";
 import { RenditionState, type PartPush, type RenditionWindow } from "./rendition-state.ts";
 import type { StorageDriver } from "./storage-driver.ts";

@@ -10,6 +10,7 @@ import { ARCHIVE_HEADERS as AH, ARCHIVE_LIMITS, segmentMetadataFromR2, type Arch
 import { signNodeToken } from "../../shared/tokens.ts";
 import { createEdgeApp } from "../app.ts";
 import { apiClient, testEnv } from "../../test/support/edge/api-client.ts";
+import { concat, fragment, initSegment } from "../../test/support/mp4-boxes.ts";
 
 const api = apiClient();
 const { app } = createEdgeApp();
@@ -18,57 +19,8 @@ const db = () => testEnv().DB!;
 
 // ---- tiny but valid fMP4 and JPEG bodies ----
 const enc = (s: string) => new TextEncoder().encode(s);
-const cat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-};
-const be = (n: 2 | 4 | 8, v: number) => {
-  const b = new Uint8Array(n);
-  for (let i = n - 1; i >= 0; i--) {
-    b[i] = v & 0xff;
-    v = Math.floor(v / 256);
-  }
-  return b;
-};
-const box = (type: string, ...payload: Uint8Array[]) => {
-  const body = cat(...payload);
-  return cat(be(4, 8 + body.byteLength), enc(type), body);
-};
-const fullBox = (type: string, version: number, flags: number, ...payload: Uint8Array[]) => box(type, new Uint8Array([version, (flags >> 16) & 0xff, (flags >> 8) & 0xff, flags & 0xff]), ...payload);
-const initSegment = (label: string) =>
-  cat(
-    box("ftyp", enc("iso6"), be(4, 0), enc("iso6cmfc")),
-    box(
-      "moov",
-      fullBox("mvhd", 0, 0, be(4, 0), be(4, 0), be(4, 1000), be(4, 0), new Uint8Array(80)),
-      box(
-        "trak",
-        fullBox("tkhd", 0, 3, be(4, 0), be(4, 0), be(4, 1), new Uint8Array(72)),
-        box(
-          "mdia",
-          fullBox("mdhd", 0, 0, be(4, 0), be(4, 0), be(4, 90_000), be(4, 0), be(2, 0x55c4), be(2, 0)),
-          fullBox("hdlr", 0, 0, be(4, 0), enc("vide"), new Uint8Array(12), enc(`${label}\0`)),
-          box("minf", box("stbl", fullBox("stsd", 0, 0, be(4, 0)))),
-        ),
-      ),
-      box("mvex", fullBox("trex", 0, 0, be(4, 1), be(4, 1), be(4, 0), be(4, 0), be(4, 0))),
-    ),
-  );
-const fragment = (label: string, size = 256) => {
-  const payload = new Uint8Array(size);
-  payload.set(enc(label));
-  return cat(
-    box("moof", fullBox("mfhd", 0, 0, be(4, 1)), box("traf", fullBox("tfhd", 0, 0x020000, be(4, 1)), fullBox("tfdt", 1, 0, be(8, 0)), fullBox("trun", 0, 0, be(4, 0)))),
-    box("mdat", payload),
-  );
-};
 /** A segment: its parts (moof+mdat pairs) concatenated. */
-const segment = (label: string) => cat(fragment(`${label}.0`), fragment(`${label}.1`), fragment(`${label}.2`));
+const segment = (label: string) => concat(fragment(`${label}.0`), fragment(`${label}.1`), fragment(`${label}.2`));
 const jpeg = (n: number) => new Uint8Array([0xff, 0xd8, 0xff, 0xfe, 0x00, 0x03, n, 0xff, 0xd9]);
 const sha256 = async (b: Uint8Array) => [...new Uint8Array(await crypto.subtle.digest("SHA-256", b))].map((x) => x.toString(16).padStart(2, "0")).join("");
 

@@ -9,7 +9,7 @@ import {
   validateMediaFragment,
 } from "./boxes.ts";
 import { Mp4FormatError } from "./errors.ts";
-import { Fixtures, be, box, concat, topLevel } from "./ffmpeg-fixtures.test-helper.ts";
+import { Fixtures, be, box, concat, topLevel } from "../../test/support/ffmpeg-fixtures.ts";
 
 const fixtures = new Fixtures();
 afterAll(() => fixtures.cleanup());

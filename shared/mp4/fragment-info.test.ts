@@ -10,7 +10,7 @@ import {
   probeStream,
   topLevel,
   type FixtureName,
-} from "./ffmpeg-fixtures.test-helper.ts";
+} from "../../test/support/ffmpeg-fixtures.ts";
 import { isSyncSampleFlags, parseFragment, type TrackFragment } from "./fragment-info.ts";
 import { parseInitSegment, trackDefaults } from "./init-info.ts";
 

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { mp4aCodecString } from "./codec-string.ts";
 import { parseAudioSpecificConfig } from "./esds.ts";
 import { Mp4FormatError } from "./errors.ts";
-import { Fixtures, be, concat, hasEncoder, probeStream, topLevel } from "./ffmpeg-fixtures.test-helper.ts";
+import { Fixtures, be, concat, hasEncoder, probeStream, topLevel } from "../../test/support/ffmpeg-fixtures.ts";
 import { parseInitSegment, trackDefaults } from "./init-info.ts";
 
 const fixtures = new Fixtures();

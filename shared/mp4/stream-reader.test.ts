@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { validateInitSegment, validateMediaFragment } from "./boxes.ts";
 import { Mp4FormatError } from "./errors.ts";
-import { FIXTURES, Fixtures, be, box, concat, probeStream, seededRandom, topLevel, type FixtureName } from "./ffmpeg-fixtures.test-helper.ts";
+import { FIXTURES, Fixtures, be, box, concat, probeStream, seededRandom, topLevel, type FixtureName } from "../../test/support/ffmpeg-fixtures.ts";
 import type { TrackFragment } from "./fragment-info.ts";
 import { Mp4StreamReader, type Mp4Event } from "./stream-reader.ts";
 

@@ -10,7 +10,8 @@ import path from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach } from "vitest";
 import { parseMediaPlaylist, type ParsedMediaPlaylist } from "../../shared/hls/index.ts";
-import { box, be, concat, fullBox, topLevel } from "../../shared/mp4/ffmpeg-fixtures.test-helper.ts";
+import { fragment, initSegment, topLevel } from "./mp4-boxes.ts";
+export { fragment, initSegment };
 import { parseFragment, parseInitSegment, trackDefaults } from "../../shared/mp4/index.ts";
 import { PUSH_HEADERS as H, pushPaths, type StreamManifest } from "../../shared/push-protocol.ts";
 import { signNodeToken } from "../../shared/tokens.ts";
@@ -43,42 +44,6 @@ const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /** A request body from bytes (fetch's types want an ArrayBuffer-backed view). */
 export const asBody = (b: Uint8Array): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>;
-
-/** A minimal CMAF init segment: ftyp + moov(mvhd, trak(tkhd, mdia(mdhd, hdlr, minf/stbl/stsd)), mvex/trex). */
-export const initSegment = (label = "init"): Uint8Array =>
-  concat(
-    box("ftyp", text("iso6"), be(4, 0), text("iso6cmfc")),
-    box(
-      "moov",
-      fullBox("mvhd", 0, 0, be(4, 0), be(4, 0), be(4, 1000), be(4, 0), new Uint8Array(80)),
-      box(
-        "trak",
-        fullBox("tkhd", 0, 3, be(4, 0), be(4, 0), be(4, 1), new Uint8Array(72)),
-        box(
-          "mdia",
-          fullBox("mdhd", 0, 0, be(4, 0), be(4, 0), be(4, 90_000), be(4, 0), be(2, 0x55c4), be(2, 0)),
-          fullBox("hdlr", 0, 0, be(4, 0), text("vide"), new Uint8Array(12), text(`${label}\0`)),
-          box("minf", box("stbl", fullBox("stsd", 0, 0, be(4, 0)))),
-        ),
-      ),
-      box("mvex", fullBox("trex", 0, 0, be(4, 1), be(4, 1), be(4, 0), be(4, 0), be(4, 0))),
-    ),
-  );
-
-/** A minimal CMAF chunk: moof(mfhd, traf(tfhd, tfdt, trun)) + mdat whose payload starts with `label`. */
-export const fragment = (label: string, size = 256): Uint8Array => {
-  const payload = new Uint8Array(Math.max(size, label.length));
-  payload.set(text(label));
-  for (let i = label.length; i < payload.length; i++) payload[i] = (i * 31 + label.length) & 0xff;
-  return concat(
-    box(
-      "moof",
-      fullBox("mfhd", 0, 0, be(4, 1)),
-      box("traf", fullBox("tfhd", 0, 0x020000, be(4, 1)), fullBox("tfdt", 1, 0, be(8, 0)), fullBox("trun", 0, 0, be(4, 0))),
-    ),
-    box("mdat", payload),
-  );
-};
 
 /** The bytes the pusher sends for a part unless told otherwise: unique per stream/rendition/msn/part. */
 export const partBytes = (stream: string, rendition: string, msn: number, part: number, size = 256): Uint8Array =>

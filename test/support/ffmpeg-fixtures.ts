@@ -6,7 +6,6 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { concatBytes } from "../bytes.ts";
 
 const FFMPEG = process.env.FFMPEG_PATH ?? "/usr/bin/ffmpeg";
 const FFPROBE = process.env.FFPROBE_PATH ?? "/usr/bin/ffprobe";
@@ -133,46 +132,4 @@ export const seededRandom = (seed: number): (() => number) => {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 };
-
-export const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
-
-const u32 = (n: number): Uint8Array => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n);
-  return b;
-};
-
-/** Builds a box with a 32-bit size from a 4cc and payload parts. */
-export const box = (type: string, ...payload: Uint8Array[]): Uint8Array => {
-  const body = concat(...payload);
-  return concat(u32(8 + body.length), new TextEncoder().encode(type), body);
-};
-
-/** Builds a full box: version and 24-bit flags, then the payload. */
-export const fullBox = (type: string, version: number, flags: number, ...payload: Uint8Array[]): Uint8Array =>
-  box(type, new Uint8Array([version, (flags >> 16) & 0xff, (flags >> 8) & 0xff, flags & 0xff]), ...payload);
-
-/** Big-endian fields: `be(4, x)` is a u32, `be(8, x)` a u64. */
-export const be = (bytes: 1 | 2 | 3 | 4 | 8, value: number): Uint8Array => {
-  const b = new Uint8Array(bytes);
-  let v = BigInt(value) & ((1n << BigInt(bytes * 8)) - 1n);
-  for (let i = bytes - 1; i >= 0; i--) {
-    b[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return b;
-};
-
-/** Offsets of top-level boxes of a type, for slicing fixtures into pieces. */
-export const topLevel = (bytes: Uint8Array): { type: string; start: number; end: number }[] => {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: { type: string; start: number; end: number }[] = [];
-  for (let at = 0; at + 8 <= bytes.length; ) {
-    const size = view.getUint32(at);
-    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
-    out.push({ type, start: at, end: at + size });
-    if (size < 8) break;
-    at += size;
-  }
-  return out;
-};
+export { be, box, concat, fullBox, topLevel } from "./mp4-boxes.ts";
