@@ -97,6 +97,17 @@ const origin = async (label: string, port: number, storageDir: string) => {
   return o;
 };
 
+/** The finished recording: every segment from MSN 0 to past the fault, in both renditions, and it decodes. */
+const wholeRecording = async (s: Parameters<typeof finishRecording>[1], lastBefore: number) => {
+  const vod = await finishRecording(edge!.url, s);
+  expect(holes(vod.video), `video MSNs ${vod.video.join(",")}`).toEqual([]);
+  expect(holes(vod.audio), `audio MSNs ${vod.audio.join(",")}`).toEqual([]);
+  expect(vod.video[0]).toBe(0);
+  expect(Math.max(...vod.video)).toBeGreaterThanOrEqual(lastBefore + 3);
+  expect(vod.decode.code, vod.decode.err).toBe(0);
+  return vod;
+};
+
 describe("fault: core-origin dies (kill -9)", () => {
   it("restarted: the node re-pushes, players recover, the recording has every segment", async () => {
     dir = mkdtempSync(path.join(tmpdir(), "cascade-fault-origin-"));
@@ -121,12 +132,7 @@ describe("fault: core-origin dies (kill -9)", () => {
       expect(resumed.at - killedAt, "player resumed after the kill (ms)").toBeLessThanOrEqual(boundMs("originRestartResumed"));
       expect(gapMs, "longest gap at the player (ms)").toBeLessThanOrEqual(boundMs("originRestartGap"));
       await watcher.stop();
-      const vod = await finishRecording(edge!.url, s);
-      expect(holes(vod.video), `video MSNs ${vod.video.join(",")}`).toEqual([]);
-      expect(holes(vod.audio), `audio MSNs ${vod.audio.join(",")}`).toEqual([]);
-      expect(vod.video[0]).toBe(0);
-      expect(Math.max(...vod.video)).toBeGreaterThanOrEqual(lastBefore + 3);
-      expect(vod.decode.code, vod.decode.err).toBe(0);
+      const vod = await wholeRecording(s, lastBefore);
       report("origin-kill-restart", {
         "outage (s)": 3,
         "player resumed after (s)": ((resumed.at - killedAt) / 1000).toFixed(1),
@@ -160,12 +166,7 @@ describe("fault: core-origin dies (kill -9)", () => {
       // The standby holds the stream (the edge asked it, since the primary is gone).
       expect((await fetch(`${standby.url}/live/${s.id}/180p/index.m3u8`)).status).toBe(200);
       await watcher.stop();
-      const vod = await finishRecording(edge!.url, s);
-      expect(holes(vod.video), `video MSNs ${vod.video.join(",")}`).toEqual([]);
-      expect(holes(vod.audio), `audio MSNs ${vod.audio.join(",")}`).toEqual([]);
-      expect(vod.video[0]).toBe(0);
-      expect(Math.max(...vod.video)).toBeGreaterThanOrEqual(lastBefore + 3);
-      expect(vod.decode.code, vod.decode.err).toBe(0);
+      const vod = await wholeRecording(s, lastBefore);
       report("origin-kill-standby", {
         "player resumed after (s)": ((resumed.at - killedAt) / 1000).toFixed(1),
         "player gap (s)": (gapMs / 1000).toFixed(1),

@@ -59,6 +59,17 @@ const audioDurations = async (msns: number[]): Promise<Map<number, number>> => {
   return out;
 };
 
+/** Once the playlist has moved 3 segments past the rejoin: it goes on (no ENDLIST) after a discontinuity; the stall, the discontinuities and the segments lost. */
+const afterRejoin = async (p: PlaylistPlayer, msnBefore: number, t0: number) => {
+  await waitFor("the playlist advancing after the rejoin", async () => p.msn >= msnBefore + 3, 40_000);
+  const gapMs = p.longestStall(t0 - 1_000, Date.now());
+  const discontinuities = p.discontinuitiesAfter(msnBefore - 1);
+  const lost = p.lostSegments(msnBefore - 2);
+  expect(p.endList).toBe(false);
+  expect(discontinuities.length).toBeGreaterThanOrEqual(1);
+  return { gapMs, discontinuities, lost };
+};
+
 const eventTypes = async () => (await streamEvents(stack, stream.id, stream.token)).map((e) => e.event_type);
 const count = (list: string[], x: string) => list.filter((v) => v === x).length;
 
@@ -99,12 +110,7 @@ describe("fault: publisher network drop", () => {
     startPublisher();
     const live = await waitForStatus("live", 20_000);
     expect(live.at - t0).toBeLessThan(GRACE_MS + 10_000);
-    await waitFor("the playlist advancing after the rejoin", async () => p.msn >= msnBefore + 3, 40_000);
-    const gapMs = p.longestStall(t0 - 1_000, Date.now());
-    const discontinuities = p.discontinuitiesAfter(msnBefore - 1);
-    const lost = p.lostSegments(msnBefore - 2);
-    expect(p.endList).toBe(false);
-    expect(discontinuities.length).toBeGreaterThanOrEqual(1);
+    const { gapMs, discontinuities, lost } = await afterRejoin(p, msnBefore, t0);
     // The fault table's figure (test/faults/documented-figures.ts).
     expect(gapMs, "longest stall at the player (ms)").toBeLessThanOrEqual(boundMs("publisherDropShortGap"));
     // The player kept going: every segment it fetched through the edge came whole.
@@ -138,12 +144,7 @@ describe("fault: publisher network drop", () => {
       await exited(stopped);
       startPublisher();
       await waitForStatus("live", 20_000);
-      await waitFor("the playlist advancing after the rejoin", async () => p.msn >= msnBefore + 3, 40_000);
-      const gapMs = p.longestStall(t0 - 1_000, Date.now());
-      const discontinuities = p.discontinuitiesAfter(msnBefore - 1);
-      const lost = p.lostSegments(msnBefore - 2);
-      expect(p.endList).toBe(false);
-      expect(discontinuities.length).toBeGreaterThanOrEqual(1);
+      const { gapMs, discontinuities, lost } = await afterRejoin(p, msnBefore, t0);
       expect(lost, p.describe(msnBefore - 2)).toBe(0);
       expect(gapMs, "longest stall at the player (ms)").toBeLessThanOrEqual(boundMs("publisherSilentGap"));
       const gaps = p.gapSegments(msnBefore - 2);
