@@ -5,7 +5,7 @@
  * (edge/pages/client/*.js) reads its data island and runs under the page's CSP nonce; any page error
  * or CSP report fails the file.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -15,10 +15,9 @@ import { createOrigin, type Origin } from "../../core-origin/app.ts";
 import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { NODE_SECRET } from "../live-path/harness.ts";
 import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
+import { CHROMIUM, closeBrowserStack, haveChromium as haveChromiumFor } from "../support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.log(`test/browser/app-pages.test.ts: skipped, ${CHROMIUM} is missing (Debian: apt-get install chromium)`);
+const haveChromium = haveChromiumFor("test/browser/app-pages.test.ts");
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const JWT_SECRET = "jwt-secret-for-the-app-pages-test-0123456789";
@@ -65,12 +64,7 @@ describe.skipIf(!haveChromium)("sign-up, creator dashboard and directory pages, 
   }, 180_000);
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
-    await edge?.stop();
-    await origin?.close();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-    if (storageDir) rmSync(storageDir, { recursive: true, force: true });
+    await closeBrowserStack({ contexts, browser, edge, origin, dirs: [stateDir, storageDir] });
     expect(problems).toEqual([]);
   });
 

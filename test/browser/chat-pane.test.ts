@@ -7,7 +7,7 @@
  * Three browser contexts, each its own localStorage: the broadcaster (session from
  * POST /api/v1/sessions), a second signed-in user, and an anonymous reader.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -18,7 +18,7 @@ import { SESSION_STORAGE_KEY } from "../../edge/pages/app-shell.ts";
 import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { NODE_SECRET, waitFor } from "../live-path/harness.ts";
 import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
-import { CHROMIUM, haveChromium } from "../support/chromium.ts";
+import { CHROMIUM, closeBrowserStack, haveChromium } from "../support/chromium.ts";
 
 const chromiumHere = haveChromium("test/browser/chat-pane.test.ts");
 
@@ -158,12 +158,7 @@ describe.skipIf(!chromiumHere)("chat pane on the watch page, in Chromium", () =>
   }, 180_000);
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
-    await edge?.stop();
-    await origin?.close();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-    if (storageDir) rmSync(storageDir, { recursive: true, force: true });
+    await closeBrowserStack({ contexts, browser, edge, origin, dirs: [stateDir, storageDir] });
   });
 
   it("exchanges messages both ways, escaped; shows history on join; the broadcaster deletes a message from the menu; shows the viewer count", async () => {

@@ -1,5 +1,5 @@
 /** Debian's Chromium for the browser tests, and the stack with a browser around a test file. */
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { startStack, type EdgeStack } from "../edge/stack.ts";
@@ -28,4 +28,19 @@ export const stackWithChromium = (use: (stack: EdgeStack, browser: Browser) => v
     await started?.[1].close();
     await started?.[0].stop();
   });
+};
+
+/** Closes, in order, what a browser test file with its own edge and origin started (pages, Chromium, edge, origin) and removes its folders. */
+export const closeBrowserStack = async (o: {
+  contexts: readonly { close(): Promise<unknown> }[];
+  browser?: { close(): Promise<unknown> } | undefined;
+  edge?: { stop(): Promise<unknown> } | undefined;
+  origin?: { close(): Promise<unknown> } | undefined;
+  dirs: readonly (string | undefined)[];
+}): Promise<void> => {
+  for (const c of o.contexts) await c.close().catch(() => {});
+  await o.browser?.close();
+  await o.edge?.stop();
+  await o.origin?.close();
+  for (const d of o.dirs) if (d) rmSync(d, { recursive: true, force: true });
 };
