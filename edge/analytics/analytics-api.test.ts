@@ -2,18 +2,10 @@ import { describe, expect, it } from "vitest";
 import { minuteOf } from "./player-minutes.ts";
 import { nodeReportStatement, playerMinuteStatement } from "./store.ts";
 import { api, db, liveStream } from "../../test/support/edge/analytics.ts";
+import type { AnalyticsRow } from "./store.ts";
 
-type Minute = {
-  minute: string;
-  viewers: number | null;
-  ingest_bitrate_bps: number | null;
-  dropped_frames: number | null;
-  encoder_speed: number | null;
-  latency_p50_ms: number | null;
-  latency_p95_ms: number | null;
-  buffer_p10_s: number | null;
-  errors: number | null;
-};
+/** A minute as the API answers it: the stored row with its minute as an ISO string. */
+type Minute = Omit<AnalyticsRow, "minute"> & { minute: string };
 type Analytics = { stream_id: string; from: string; to: string; minutes: Minute[] };
 type Fields = { error: string; fields: Record<string, string> };
 

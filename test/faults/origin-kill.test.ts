@@ -108,6 +108,14 @@ const wholeRecording = async (s: Parameters<typeof finishRecording>[1], lastBefo
   return vod;
 };
 
+/** The figures a recovery prints: when the player resumed, its longest gap, and the recording. */
+const recoveryFigures = (resumedMs: number, gapMs: number, vod: { video: number[]; audio: number[] }) => ({
+  "player resumed after (s)": (resumedMs / 1000).toFixed(1),
+  "player gap (s)": (gapMs / 1000).toFixed(1),
+  "recorded segments": vod.video.length,
+  "segments lost": holes(vod.video).length + holes(vod.audio).length,
+});
+
 describe("fault: core-origin dies (kill -9)", () => {
   it("restarted: the node re-pushes, players recover, the recording has every segment", async () => {
     dir = mkdtempSync(path.join(tmpdir(), "cascade-fault-origin-"));
@@ -135,10 +143,7 @@ describe("fault: core-origin dies (kill -9)", () => {
       const vod = await wholeRecording(s, lastBefore);
       report("origin-kill-restart", {
         "outage (s)": 3,
-        "player resumed after (s)": ((resumed.at - killedAt) / 1000).toFixed(1),
-        "player gap (s)": (gapMs / 1000).toFixed(1),
-        "recorded segments": vod.video.length,
-        "segments lost": holes(vod.video).length + holes(vod.audio).length,
+        ...recoveryFigures(resumed.at - killedAt, gapMs, vod),
       });
     } finally {
       await watcher.stop();
@@ -168,10 +173,7 @@ describe("fault: core-origin dies (kill -9)", () => {
       await watcher.stop();
       const vod = await wholeRecording(s, lastBefore);
       report("origin-kill-standby", {
-        "player resumed after (s)": ((resumed.at - killedAt) / 1000).toFixed(1),
-        "player gap (s)": (gapMs / 1000).toFixed(1),
-        "recorded segments": vod.video.length,
-        "segments lost": holes(vod.video).length + holes(vod.audio).length,
+        ...recoveryFigures(resumed.at - killedAt, gapMs, vod),
       });
     } finally {
       await watcher.stop();
