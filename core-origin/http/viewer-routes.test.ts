@@ -31,7 +31,7 @@ const expectParksUntilAborted = async (query: string) => {
 };
 const partUris = (text: string) => parseMediaPlaylist(text).segments.flatMap((s) => s.parts.map((x) => x.uri));
 
-describe("multivariant playlist (1.H)", () => {
+describe("multivariant playlist (RFC 8216bis §4.4.6)", () => {
   it("Apple HLS authoring spec 9.11–9.12: VERSION 6 and EXT-X-INDEPENDENT-SEGMENTS", async () => {
     const { res, text } = await t.get("/live/demo/master.m3u8");
     expect(res.status).toBe(200);
@@ -128,7 +128,7 @@ describe("multivariant playlist (1.H)", () => {
   });
 });
 
-describe("media playlist (1.A–1.E)", () => {
+describe("media playlist (RFC 8216bis §4.4.3–4.4.5, §6.2.1–6.2.2)", () => {
   it("rules 1, 5, 7, 9, 10, 12, 13: header, server control, PART-INF, MAP and PDT of a live playlist", async () => {
     await p.pushSegment(0);
     await p.pushPart(1, 0);
@@ -269,7 +269,7 @@ describe("media playlist (1.A–1.E)", () => {
   }
 });
 
-describe("blocking playlist reload (1.F)", () => {
+describe("blocking playlist reload (RFC 8216bis §6.2.5.2)", () => {
   it("RFC 8216bis §6.2.5.2: a request for the next part waits and is woken by that part's push", async () => {
     await p.pushPart(0, 0);
     await p.pushPart(0, 1);
@@ -435,7 +435,7 @@ describe("blocking playlist reload (1.F)", () => {
   });
 });
 
-describe("playlist delta updates (1.G)", () => {
+describe("playlist delta updates (RFC 8216bis §6.2.5.1)", () => {
   // 10 complete segments + 1 part: segments ending more than CAN-SKIP-UNTIL (12 s) before the end are skippable.
   const fill = async () => {
     await p.pushSegments(0, 9, ["720p"]);
@@ -488,7 +488,7 @@ describe("playlist delta updates (1.G)", () => {
   });
 });
 
-describe("preload-hinted parts and media (1.D)", () => {
+describe("preload-hinted parts and media (RFC 8216bis §4.4.5.3, §6.2.6)", () => {
   it("rules 35, 36: the hinted part's GET blocks until the part is pushed, then returns all its bytes", async () => {
     await p.pushPart(0, 0);
     const big = partBytes("demo", "720p", 0, 1, 200_000);
@@ -591,7 +591,7 @@ describe("preload-hinted parts and media (1.D)", () => {
   });
 });
 
-describe("HTTP delivery (1.I)", () => {
+describe("HTTP delivery (RFC 8216bis Appendix B.1)", () => {
   it("RFC 8216bis B.1, §6.2.1: playlists are gzip-encoded when the client accepts gzip, with Vary: Accept-Encoding", async () => {
     await p.pushSegment(0);
     const plain = await t.request(url("720p"));

@@ -140,7 +140,7 @@ describe("edge LL-HLS delivery", () => {
     expect(t.origin.total()).toBe(0);
   });
 
-  it("never holds a request longer than 3 × TD: then 503 (1.K.3)", async () => {
+  it("never holds a request longer than 3 × TD: then 503 (RFC 8216bis §6.2.5.2)", async () => {
     const t = setup(1);
     t.origin.publish(0, 0);
     await t.get(`${t.base}/360p/index.m3u8`); // learns TD = 1 s

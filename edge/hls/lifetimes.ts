@@ -3,7 +3,7 @@ import { THUMBNAIL_MAX_AGE, THUMBNAIL_MISSING_MAX_AGE } from "../../shared/thumb
 import type { EdgeObject } from "./edge-object.ts";
 
 /**
- * Seconds the edge keeps a response in its cache (RFC 8216bis B.1 / 1.K.5). 0 = not stored.
+ * Seconds the edge keeps a response in its cache (RFC 8216bis Appendix B.1). 0 = not stored.
  * 400s (a too-far-future msn) and 5xx (a blocking timeout) are never stored: the same request
  * may well succeed a moment later.
  *

@@ -90,7 +90,7 @@ const roundTrip = (p: MediaPlaylist, skip?: "YES" | "v2"): { text: string; parse
 const lines = (text: string): string[] => text.trimEnd().split("\n");
 const count = (parsed: ParsedMediaPlaylist, tag: string): number => parsed.tags.filter((t) => t === tag).length;
 
-describe("renderMediaPlaylist: header and server control (1.A)", () => {
+describe("renderMediaPlaylist: header and server control (RFC 8216bis §4.4.3)", () => {
   it("RFC 8216bis §4.4.3.1, §6.2.1: TARGETDURATION is an integer ≥ 1 and every EXTINF rounds to ≤ TD", () => {
     // 2.4 s rounds to 2 and is allowed; EXTINF keeps the exact duration.
     const { text, parsed } = roundTrip(live({ segmentDurations: (msn) => (msn === 102 ? 2.4 : msn === 103 ? 1.6 : 2) }));
@@ -211,7 +211,7 @@ describe("renderMediaPlaylist: header and server control (1.A)", () => {
   });
 });
 
-describe("renderMediaPlaylist: partial segments (1.B)", () => {
+describe("renderMediaPlaylist: partial segments (RFC 8216bis §4.4.4.9)", () => {
   it("RFC 8216bis §4.4.4.9: every EXT-X-PART has URI and DURATION", () => {
     const { text } = roundTrip(live());
     const partLines = lines(text).filter((l) => l.startsWith("#EXT-X-PART:"));
@@ -269,7 +269,7 @@ describe("renderMediaPlaylist: partial segments (1.B)", () => {
   });
 });
 
-describe("renderMediaPlaylist: preload hints and rendition reports (1.D, 1.E)", () => {
+describe("renderMediaPlaylist: preload hints and rendition reports (RFC 8216bis §4.4.5.3, §4.4.5.4)", () => {
   it("RFC 8216bis B.1, §4.4.5.3: a live playlist with parts has exactly one PRELOAD-HINT TYPE=PART naming the next part", () => {
     const { parsed } = roundTrip(live({ openParts: 2 }));
     expect(parsed.preloadHints).toEqual([{ TYPE: "PART", URI: "part108.2.m4s" }]);
@@ -313,7 +313,7 @@ describe("renderMediaPlaylist: preload hints and rendition reports (1.D, 1.E)", 
   });
 });
 
-describe("renderMediaPlaylist: delta updates (1.G)", () => {
+describe("renderMediaPlaylist: delta updates (RFC 8216bis §6.2.5.1)", () => {
   // 12 complete 2 s segments + 1 s of parts; Skip Boundary 12 s.
   const base = () => live({ complete: 12, openParts: 2 });
 
@@ -368,7 +368,7 @@ describe("renderMediaPlaylist: delta updates (1.G)", () => {
   });
 });
 
-describe("LL-HLS numbers (1.J)", () => {
+describe("LL-HLS numbers (RFC 8216bis §4.4.3.8, Appendix B.1)", () => {
   it("match the worked table for TD 2 / PT 0.5 and TD 6 / PT 1", () => {
     expect(partHoldBack({ targetDuration: 2, partTarget: 0.5 })).toBe(1.5);
     expect(partHoldBack({ targetDuration: 6, partTarget: 1 })).toBe(3);

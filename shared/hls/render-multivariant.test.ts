@@ -31,7 +31,7 @@ const ladder = (o: Partial<MultivariantPlaylist> = {}): MultivariantPlaylist => 
 
 const lines = (text: string): string[] => text.trimEnd().split("\n");
 
-describe("renderMultivariantPlaylist (1.H)", () => {
+describe("renderMultivariantPlaylist (RFC 8216bis §4.4.6)", () => {
   it("starts with #EXTM3U and VERSION 6, ends with a newline, one URI line after each STREAM-INF", () => {
     const text = renderMultivariantPlaylist(ladder());
     expect(text.endsWith("\n")).toBe(true);
