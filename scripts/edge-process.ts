@@ -58,6 +58,16 @@ export const applyEdgeMigrations = (o: { index: number; stateDir: string; root: 
   });
 };
 
+/**
+ * Edge 1 as a saga's control plane on `port` (tests and benchmarks): as npm start, EDGE_URLS names
+ * every edge (here the one), so warmup_cdn prewarms it and probes through it, for up to 60 s.
+ */
+export const sagaEdgeOptions = (o: Omit<EdgeProcessOptions, "index" | "vars"> & { vars?: Record<string, string> }): EdgeProcessOptions => ({
+  ...o,
+  index: 1,
+  vars: { EDGE_URLS: `http://127.0.0.1:${o.port}`, SAGA_WARMUP_TIMEOUT_S: "60", ...o.vars },
+});
+
 export const startEdgeProcess = (o: EdgeProcessOptions): EdgeProcess => {
   const name = `edge-${o.index}`;
   const dir = path.join(o.stateDir, name);

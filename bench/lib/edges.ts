@@ -7,7 +7,7 @@
  */
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess, type EdgeProcessOptions } from "../../scripts/edge-process.ts";
+import { applyEdgeMigrations, sagaEdgeOptions, startEdgeProcess, type EdgeProcess, type EdgeProcessOptions } from "../../scripts/edge-process.ts";
 import { NODE_SECRET } from "./origin-process.ts";
 import { OUT_DIR, ROOT, freePort, trackGroup } from "./proc.ts";
 
@@ -28,24 +28,9 @@ export const startLoggedEdge = (o: EdgeProcessOptions, logFile: string): EdgePro
   return p;
 };
 
-/**
- * Edge 1 as the control plane of a saga benchmark, in front of `originUrl`: as npm start, EDGE_URLS
- * names every edge (here the one), so warmup_cdn prewarms it and probes through it (up to 60 s).
- */
+/** Edge 1 as the control plane of a saga benchmark, in front of `originUrl` (scripts/edge-process.ts sagaEdgeOptions). */
 export const startSagaEdge = (o: { port: number; originUrl: string; stateDir: string }, logFile: string): EdgeProcess =>
-  startLoggedEdge(
-    {
-      index: 1,
-      port: o.port,
-      originUrl: o.originUrl,
-      adminToken: EDGE_ADMIN_TOKEN,
-      stateDir: o.stateDir,
-      root: ROOT,
-      secrets: { JWT_SECRET, NODE_SECRET },
-      vars: { EDGE_URLS: `http://127.0.0.1:${o.port}`, SAGA_WARMUP_TIMEOUT_S: "60" },
-    },
-    logFile,
-  );
+  startLoggedEdge(sagaEdgeOptions({ ...o, adminToken: EDGE_ADMIN_TOKEN, root: ROOT, secrets: { JWT_SECRET, NODE_SECRET } }), logFile);
 
 export interface BenchEdge {
   name: string;

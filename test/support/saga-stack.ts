@@ -11,25 +11,26 @@ import pino from "pino";
 import { afterAll, beforeAll, expect } from "vitest";
 import { createOrigin, type Origin } from "../../core-origin/app.ts";
 import { createTranscoderNode, type TranscoderNode } from "../../gpu-transcoder/node.ts";
-import { applyEdgeMigrations, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
+import { applyEdgeMigrations, sagaEdgeOptions, startEdgeProcess, type EdgeProcess } from "../../scripts/edge-process.ts";
 import { parseLadderSpec } from "../../shared/ladder.ts";
 import { EDGE_ADMIN_TOKEN, freePort } from "../edge/stack.ts";
 import { exited, NODE_SECRET, publish, sleep } from "../live-path/harness.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
-/** Edge 1 with its D1 migrated in `stateDir`, the saga checking every 2 s and warmup waiting up to 60 s. */
+/** Edge 1 as the saga's control plane (scripts/edge-process.ts sagaEdgeOptions), checking the stream every 2 s. */
 export const startSagaEdge = (o: { port: number; originUrl: string; stateDir: string; jwtSecret: string; vars?: Record<string, string> }): EdgeProcess =>
-  startEdgeProcess({
-    index: 1,
-    port: o.port,
-    originUrl: o.originUrl,
-    adminToken: EDGE_ADMIN_TOKEN,
-    stateDir: o.stateDir,
-    root: ROOT,
-    secrets: { JWT_SECRET: o.jwtSecret, NODE_SECRET },
-    vars: { EDGE_URLS: `http://127.0.0.1:${o.port}`, SAGA_MONITOR_INTERVAL_S: "2", SAGA_WARMUP_TIMEOUT_S: "60", ...o.vars },
-  });
+  startEdgeProcess(
+    sagaEdgeOptions({
+      port: o.port,
+      originUrl: o.originUrl,
+      adminToken: EDGE_ADMIN_TOKEN,
+      stateDir: o.stateDir,
+      root: ROOT,
+      secrets: { JWT_SECRET: o.jwtSecret, NODE_SECRET },
+      vars: { SAGA_MONITOR_INTERVAL_S: "2", ...o.vars },
+    }),
+  );
 
 /**
  * A transcoder node (one 320x180 rung, never dropped on a slow machine) whose publishers the
